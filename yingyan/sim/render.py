@@ -1,0 +1,353 @@
+"""Render what a checkpoint camera sees: vehicles as shaded 3D bodies over the static scene.
+
+One :class:`CameraRenderer` per camera; its one verb, :meth:`CameraRenderer.render`, turns the
+vehicles of one simulation step into a BGR frame plus the ground-truth boxes of the vehicles
+in view. Conditions (night lights, rain, shake, noise) are applied here; compression is the
+encoder's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from yingyan.sim.camera import PinholeCamera
+from yingyan.sim.scenario import IncidentType, Lighting, Scenario, Weather
+from yingyan.sim.scene import SHIFT, Look, look_for, render_background
+from yingyan.sim.traffic import IncidentRecord, Trajectories, heading_direction
+
+MAX_RANGE_M = 400.0
+
+# Palettes (BGR): cars are mostly white, silver, black and grey.
+CAR_COLOURS: tuple[tuple[tuple[float, float, float], float], ...] = (
+    ((235, 235, 232), 0.26), ((190, 190, 188), 0.16), ((35, 35, 38), 0.18), ((120, 120, 122), 0.12),
+    ((40, 40, 170), 0.08), ((140, 80, 30), 0.08), ((90, 50, 20), 0.05), ((60, 90, 130), 0.04), ((30, 150, 200), 0.03),
+)
+BUS_COLOURS = ((70, 150, 40), (220, 220, 215), (170, 110, 30), (40, 120, 200))
+TRUCK_COLOURS = ((160, 90, 30), (40, 40, 160), (200, 200, 200), (30, 140, 200))
+GLASS = (62.0, 52.0, 46.0)
+DARK = (28.0, 28.0, 30.0)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One box of a vehicle body, in the vehicle frame: s from the rear, t to the left, z up (fractions of L and W, metres of z)."""
+
+    s0: float
+    s1: float
+    half_width: float  # fraction of the vehicle width / 2
+    z0: float
+    z1: float
+    glass: bool  # side faces are windows; the top keeps the body colour
+    dark: bool = False  # tyres and under-body
+
+
+def parts_for(cls: str, height: float) -> tuple[Part, ...]:
+    """The boxes that make up a vehicle class."""
+    if cls == "car":
+        return (Part(0.03, 0.97, 0.46, 0.0, 0.32, False, True), Part(0.0, 1.0, 0.5, 0.28, 0.9, False),
+                Part(0.22, 0.74, 0.44, 0.9, height, True))
+    if cls == "bus":
+        return (Part(0.02, 0.98, 0.47, 0.0, 0.35, False, True), Part(0.0, 1.0, 0.5, 0.32, 1.9, False),
+                Part(0.0, 1.0, 0.5, 1.9, height, True))
+    if cls == "truck":
+        return (Part(0.02, 0.98, 0.45, 0.0, 0.9, False, True), Part(0.0, 0.72, 0.5, 0.9, height, False),
+                Part(0.76, 1.0, 0.5, 0.45, 1.6, False), Part(0.76, 1.0, 0.5, 1.6, 2.9, True))
+    # motorcycle with rider
+    return (Part(0.0, 1.0, 0.5, 0.25, 0.95, False, True), Part(0.3, 0.75, 0.6, 0.95, height, False))
+
+
+# Faces of a box by corner index (corners: s0/s1 × t-/t+ × z0/z1); index = 4*s + 2*t + z.
+_FACES: tuple[tuple[str, tuple[int, int, int, int]], ...] = (
+    ("top", (1, 3, 7, 5)), ("front", (4, 6, 7, 5)), ("rear", (0, 2, 3, 1)),
+    ("left", (2, 6, 7, 3)), ("right", (0, 4, 5, 1)),
+)
+
+
+@dataclass(frozen=True)
+class GroundTruthBox:
+    """A vehicle's box in one frame."""
+
+    vehicle: int
+    cls: str
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    depth_m: float
+    truncated: bool
+
+
+class CameraRenderer:
+    """Draws one camera's frames.
+
+    ``render(step)`` returns the frame and the boxes of the vehicles in view.
+    """
+
+    def __init__(self, scenario: Scenario, camera: PinholeCamera, traj: Trajectories, seed: int) -> None:
+        self.scenario = scenario
+        self.camera = camera
+        self.traj = traj
+        self.look: Look = look_for(scenario)
+        self.background = render_background(scenario, camera, seed)
+        self.rng = np.random.default_rng(seed + 17)
+        sun_az = math.radians(35.0 + 250.0 * ((seed * 7919) % 100) / 100.0)
+        self.sun = np.array([math.cos(sun_az) * 0.55, math.sin(sun_az) * 0.55, 0.83])
+        self.sun /= np.linalg.norm(self.sun)
+        self._colours = self._vehicle_colours(seed)
+        self._parts = {cls: parts_for(cls, h) for cls, h in {(v.cls, v.height_m) for v in traj.vehicles}}
+        h, w = camera.height, camera.width
+        cond = scenario.conditions
+        self._noise = [self.rng.normal(0, cond.noise_sigma, (h, w, 1)).astype(np.int16) for _ in range(8)] if cond.noise_sigma > 0 else []
+        self._rain = self._rain_layers() if cond.weather is Weather.RAIN else []
+        self._shake = np.zeros(2)
+        self._shake_v = np.zeros(2)
+        self._closures = [i for i in traj.incidents if i.type is IncidentType.LANE_CLOSURE and i.start_s is not None]
+
+    # -- set-up ---------------------------------------------------------------------------
+    def _vehicle_colours(self, seed: int) -> list[tuple[float, float, float]]:
+        rng = np.random.default_rng(seed + 5)
+        cols, weights = zip(*CAR_COLOURS, strict=True)
+        p = np.asarray(weights) / np.sum(weights)
+        out: list[tuple[float, float, float]] = []
+        for v in self.traj.vehicles:
+            if v.cls == "car":
+                c = cols[int(rng.choice(len(cols), p=p))]
+            elif v.cls == "bus":
+                c = BUS_COLOURS[int(rng.integers(len(BUS_COLOURS)))]
+            elif v.cls == "truck":
+                c = TRUCK_COLOURS[int(rng.integers(len(TRUCK_COLOURS)))]
+            else:
+                c = cols[int(rng.choice(len(cols), p=p))]
+            jitter = rng.uniform(0.9, 1.08)
+            out.append((c[0] * jitter, c[1] * jitter, c[2] * jitter))
+        return out
+
+    def _rain_layers(self) -> list[np.ndarray]:
+        h, w = self.camera.height, self.camera.width
+        layers = []
+        for _ in range(6):
+            layer = np.zeros((h, w), np.uint8)
+            for _ in range(int(w * h / 900)):
+                x, y = int(self.rng.integers(w)), int(self.rng.integers(h))
+                length = int(self.rng.integers(6, 18))
+                cv2.line(layer, (x, y), (x + length // 5, y + length), int(self.rng.integers(25, 60)), 1, cv2.LINE_AA)
+            layers.append(cv2.merge([layer, layer, layer]))
+        return layers
+
+    # -- per frame ----------------------------------------------------------------------
+    def render(self, step: int) -> tuple[np.ndarray, list[GroundTruthBox]]:
+        """Frame and ground-truth boxes for recorded simulation step ``step``."""
+        traj = self.traj
+        rows = traj.rows(step)
+        frame = self.background.copy()
+        glow = np.zeros(frame.shape[:2] + (3,), np.float32) if self.look.lights_on else None
+        t = float(traj.times[step])
+        self._draw_closures(frame, t)
+        cam = self.camera
+        vid, xs, ys, ang, sig = traj.vid[rows], traj.x[rows], traj.y[rows], traj.angle[rows], traj.signals[rows]
+        dx, dy = xs - cam.c[0], ys - cam.c[1]
+        near = np.hypot(dx, dy) < MAX_RANGE_M
+        fwd = cam.r[2]
+        ahead = dx * fwd[0] + dy * fwd[1] > -15.0
+        order = np.nonzero(near & ahead)[0]
+        dist = np.hypot(dx[order], dy[order])
+        order = order[np.argsort(-dist)]
+        bodies = [self._body(int(vid[i]), float(xs[i]), float(ys[i]), float(ang[i])) for i in order]
+        if self.look.shadows:
+            for corners in bodies:
+                self._shadow(frame, corners[1])
+        boxes: list[GroundTruthBox] = []
+        for i, (index, hull, parts) in zip(order, bodies, strict=True):
+            box = self._draw_vehicle(frame, glow, index, hull, parts, int(sig[i]))
+            if box is not None:
+                boxes.append(box)
+        if glow is not None:
+            glow = cv2.GaussianBlur(glow, (0, 0), 3.0)
+            frame = cv2.add(frame, np.clip(glow, 0, 255).astype(np.uint8))
+        frame, offset = self._camera_effects(frame)
+        if offset is not None:
+            boxes = [self._shift(b, offset) for b in boxes]
+        return frame, boxes
+
+    def _body(self, index: int, x: float, y: float, angle_deg: float) -> tuple[int, np.ndarray, list[tuple[Part, np.ndarray]]]:
+        info = self.traj.vehicles[index]
+        a = math.radians(angle_deg)
+        heading = np.array([math.sin(a), math.cos(a)])
+        left = np.array([-heading[1], heading[0]])
+        rear = np.array([x, y]) - heading * info.length_m
+        parts = []
+        for part in self._parts[info.cls]:
+            corners = np.empty((8, 3))
+            for si, s in enumerate((part.s0, part.s1)):
+                for ti, tt in enumerate((-part.half_width, part.half_width)):
+                    for zi, z in enumerate((part.z0, part.z1)):
+                        p = rear + heading * (s * info.length_m) + left * (tt * info.width_m)
+                        corners[4 * si + 2 * ti + zi] = (p[0], p[1], z)
+            parts.append((part, corners))
+        hull = np.empty((8, 3))
+        for si, s in enumerate((0.0, 1.0)):
+            for ti, tt in enumerate((-0.5, 0.5)):
+                for zi, z in enumerate((0.0, info.height_m)):
+                    p = rear + heading * (s * info.length_m) + left * (tt * info.width_m)
+                    hull[4 * si + 2 * ti + zi] = (p[0], p[1], z)
+        return index, hull, parts
+
+    def _fill(self, frame: np.ndarray, pix: np.ndarray, colour: tuple[float, float, float]) -> None:
+        pts = np.round(pix * (1 << SHIFT)).astype(np.int32)
+        cv2.fillConvexPoly(frame, pts, colour, lineType=cv2.LINE_AA, shift=SHIFT)
+
+    def _shadow(self, frame: np.ndarray, hull: np.ndarray) -> None:
+        sun = self.sun
+        ground = hull[:, :2] - hull[:, 2:3] * (sun[:2] / sun[2])
+        pix, depth = self.camera.project(np.column_stack([ground, np.zeros(len(ground))]))
+        if (depth < 1.0).any():
+            return
+        hull2d = cv2.convexHull(np.round(pix * (1 << SHIFT)).astype(np.int32))
+        cv2.fillConvexPoly(frame, hull2d, (36, 37, 40), lineType=cv2.LINE_AA, shift=SHIFT)
+
+    def _draw_vehicle(self, frame: np.ndarray, glow: np.ndarray | None, index: int, hull: np.ndarray, parts: list[tuple[Part, np.ndarray]], signals: int) -> GroundTruthBox | None:
+        cam = self.camera
+        pix, depth = cam.project(hull)
+        if (depth < 1.0).any():
+            return None
+        light = self.look.light
+        colour = self._colours[index]
+        for part, corners in parts:
+            cpix, _ = cam.project(corners)
+            base = DARK if part.dark else colour
+            for name, idx in _FACES:
+                quad = corners[list(idx)]
+                centre = quad.mean(axis=0)
+                normal = np.cross(quad[1] - quad[0], quad[3] - quad[0])
+                norm = float(np.linalg.norm(normal))
+                if norm < 1e-9:
+                    continue
+                normal /= norm
+                if float(normal @ (cam.c - centre)) <= 0:
+                    continue
+                face_colour = GLASS if (part.glass and name != "top") else base
+                lam = 0.55 + 0.45 * max(0.0, float(normal @ self.sun)) if self.look.shadows else 0.75 + 0.25 * normal[2]
+                self._fill(frame, cpix[list(idx)], (face_colour[0] * light[0] * lam, face_colour[1] * light[1] * lam, face_colour[2] * light[2] * lam))
+        self._lights(frame, glow, index, hull, signals)
+        x1, y1 = pix.min(axis=0)
+        x2, y2 = pix.max(axis=0)
+        w, h = cam.width, cam.height
+        cx1, cy1, cx2, cy2 = max(x1, 0.0), max(y1, 0.0), min(x2, w - 1.0), min(y2, h - 1.0)
+        if cx2 - cx1 < 2.0 or cy2 - cy1 < 2.0:
+            return None
+        truncated = bool(x1 < 0 or y1 < 0 or x2 > w - 1 or y2 > h - 1)
+        info = self.traj.vehicles[index]
+        dist = float(np.hypot(*(hull[:, :2].mean(axis=0) - cam.c[:2])))
+        return GroundTruthBox(index, info.cls, float(cx1), float(cy1), float(cx2), float(cy2), dist, truncated)
+
+    def _lights(self, frame: np.ndarray, glow: np.ndarray | None, index: int, hull: np.ndarray, signals: int) -> None:
+        info = self.traj.vehicles[index]
+        cam = self.camera
+        rear, front = hull[0, :2], hull[4, :2]
+        heading = (front - rear) / max(float(np.linalg.norm(front - rear)), 1e-6)
+        left = np.array([-heading[1], heading[0]])
+        z = 0.7 if info.cls != "motorcycle" else 1.0
+        half = 0.5 * info.width_m - 0.25 if info.cls != "motorcycle" else 0.0
+        f = cam.k[0, 0]
+        braking = bool(signals & 8)
+        lit = self.look.lights_on
+        for end, facing_sign, colour_off, colour_on in (
+            (front, 1.0, (200.0, 210.0, 215.0), (235.0, 250.0, 255.0)),
+            (rear, -1.0, (30.0, 30.0, 150.0), (40.0, 40.0, 255.0)),
+        ):
+            to_cam = cam.c[:2] - end
+            if float(to_cam @ heading) * facing_sign <= 0:
+                continue
+            is_rear = facing_sign < 0
+            on = lit or (is_rear and braking)
+            offsets = (0.0,) if half == 0.0 else (-half, half)
+            pts = np.array([[*(end + left * o), z] for o in offsets])
+            pix, depth = cam.project(pts)
+            if (depth < 1.0).any():
+                continue
+            radius = max(1, int(round(0.13 * f / float(depth.mean()))))
+            colour = colour_on if on else colour_off
+            if is_rear and braking:
+                colour = (60.0, 60.0, 255.0)
+            for p in pix:
+                cv2.circle(frame, (int(p[0]), int(p[1])), radius, colour, -1, cv2.LINE_AA)
+                if on and glow is not None:
+                    strength = 1.0 if not is_rear else (0.8 if braking else 0.45)
+                    g = (colour[0] * strength, colour[1] * strength, colour[2] * strength)
+                    cv2.circle(glow, (int(p[0]), int(p[1])), radius * 3, g, -1, cv2.LINE_AA)
+            if not is_rear and lit and glow is not None:
+                # Light thrown on the road ahead of the vehicle.
+                beam = np.array([[*(end + left * 0.9), 0.0], [*(end - left * 0.9), 0.0], [*(end + heading * 22 - left * 3.0), 0.0], [*(end + heading * 22 + left * 3.0), 0.0]])
+                bpix, bdepth = cam.project(beam)
+                if (bdepth > 1.0).all():
+                    cv2.fillConvexPoly(glow, np.round(bpix * (1 << SHIFT)).astype(np.int32), (60.0, 70.0, 75.0), cv2.LINE_AA, SHIFT)
+
+    def _draw_closures(self, frame: np.ndarray, t: float) -> None:
+        for rec in self._closures:
+            assert rec.start_s is not None
+            if t < rec.start_s or (rec.end_s is not None and t >= rec.end_s):
+                continue
+            self._cones(frame, rec)
+
+    def _cones(self, frame: np.ndarray, rec: IncidentRecord) -> None:
+        net = self.scenario.network
+        w = net.lane_width_m
+        sign = -1.0 if rec.direction.value == "forward" else 1.0
+        inner = (rec.lane - 1) * w
+        # A taper across the lane at the upstream end, then a line of cones along the lane edge.
+        up = rec.position_m if rec.direction.value == "forward" else rec.position_m + rec.length_m
+        along = 1.0 if rec.direction.value == "forward" else -1.0
+        cones = [(up + along * (k * 2.5), sign * (inner + w - 0.4 - (w - 0.8) * k / 6)) for k in range(7)]
+        x = 0.0
+        while x <= rec.length_m:
+            cones.append((up + along * (15.0 + x), sign * (inner + 0.4)))
+            x += 6.0
+        cones.sort(key=lambda c: -math.hypot(c[0] - self.camera.c[0], c[1] - self.camera.c[1]))
+        f = self.camera.k[0, 0]
+        for cx, cy in cones:
+            pix, depth = self.camera.project(np.array([[cx, cy, 0.0], [cx, cy, 0.75]]))
+            if (depth < 1.0).any():
+                continue
+            base_w = 0.35 * f / depth[0]
+            top = pix[1]
+            bottom = pix[0]
+            tri = np.array([[bottom[0] - base_w, bottom[1]], [bottom[0] + base_w, bottom[1]], [top[0], top[1]]])
+            light = self.look.light
+            self._fill(frame, tri, (20 * light[0] * 2, 110 * light[1] * 2, 250 * light[2] * 2))
+            mid = 0.5 * (top + bottom)
+            cv2.line(frame, (int(mid[0] - base_w * 0.5), int(mid[1])), (int(mid[0] + base_w * 0.5), int(mid[1])), (235, 235, 235), max(1, int(base_w * 0.3)), cv2.LINE_AA)
+
+    def _camera_effects(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        cond = self.scenario.conditions
+        offset: np.ndarray | None = None
+        if self._rain:
+            frame = cv2.addWeighted(frame, 0.82, np.full_like(frame, 128), 0.18, 0.0)
+            frame = cv2.add(frame, self._rain[int(self.rng.integers(len(self._rain)))])
+        if cond.shake_px > 0:
+            # Damped random walk: wind sways the pole.
+            self._shake_v = 0.8 * self._shake_v + self.rng.normal(0, 0.5 * cond.shake_px, 2) - 0.25 * self._shake
+            self._shake = np.clip(self._shake + self._shake_v, -cond.shake_px * 2, cond.shake_px * 2)
+            offset = self._shake.copy()
+            m = np.float32([[1, 0, offset[0]], [0, 1, offset[1]]])
+            frame = cv2.warpAffine(frame, m, (frame.shape[1], frame.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+        if self._noise:
+            noise = self._noise[int(self.rng.integers(len(self._noise)))]
+            frame = np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+        if self.scenario.conditions.lighting is Lighting.NIGHT and self._noise:
+            pass
+        return frame, offset
+
+    def _shift(self, b: GroundTruthBox, offset: np.ndarray) -> GroundTruthBox:
+        w, h = self.camera.width - 1.0, self.camera.height - 1.0
+        dx, dy = float(offset[0]), float(offset[1])
+        return GroundTruthBox(b.vehicle, b.cls, min(max(b.x1 + dx, 0.0), w), min(max(b.y1 + dy, 0.0), h),
+                              min(max(b.x2 + dx, 0.0), w), min(max(b.y2 + dy, 0.0), h), b.depth_m, b.truncated)
+
+
+def on_corridor(angle_deg: float) -> bool:
+    """Whether a heading belongs to corridor (not cross-street) traffic."""
+    return heading_direction(angle_deg) is not None
