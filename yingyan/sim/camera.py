@@ -69,8 +69,10 @@ class PinholeCamera:
 
 
 def rotation(yaw_rad: float, pitch_rad: float) -> np.ndarray:
-    """World-to-camera rotation for a camera looking at ``yaw`` (from +x, counter-clockwise), tilted down by ``pitch``."""
-    fwd = np.array([math.cos(pitch_rad) * math.cos(yaw_rad), math.cos(pitch_rad) * math.sin(yaw_rad), -math.sin(pitch_rad)])
+    """World-to-camera rotation looking at ``yaw`` (from +x, counter-clockwise), tilted down by ``pitch``."""
+    fwd = np.array(
+        [math.cos(pitch_rad) * math.cos(yaw_rad), math.cos(pitch_rad) * math.sin(yaw_rad), -math.sin(pitch_rad)]
+    )
     right = np.array([math.sin(yaw_rad), -math.cos(yaw_rad), 0.0])
     down = np.cross(fwd, right)
     return np.vstack([right, down, fwd])

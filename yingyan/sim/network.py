@@ -8,6 +8,7 @@ zone can be closed without closing the whole link) and at the junction.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -116,23 +117,45 @@ def build_network(scenario: Scenario, workdir: Path) -> BuiltNetwork:
         ET.SubElement(nodes, "node", attrs)
     edges = ET.Element("edges")
     segments: list[Segment] = []
-    for i, (a, b) in enumerate(zip(points, points[1:], strict=False)):
+    for i, (a, b) in enumerate(itertools.pairwise(points)):
         n_fwd = lanes_between(scenario, Direction.FORWARD, a, b)
-        ET.SubElement(edges, "edge", {"id": f"F{i}", "from": f"n{i}", "to": f"n{i + 1}", "type": "corridor", "numLanes": str(n_fwd)})
+        ET.SubElement(
+            edges,
+            "edge",
+            {"id": f"F{i}", "from": f"n{i}", "to": f"n{i + 1}", "type": "corridor", "numLanes": str(n_fwd)},
+        )
         segments.append(Segment(f"F{i}", Direction.FORWARD, a, b, n_fwd))
         if net.two_way:
-            ET.SubElement(edges, "edge", {"id": f"R{i}", "from": f"n{i + 1}", "to": f"n{i}", "type": "corridor", "numLanes": str(net.lanes)})
+            ET.SubElement(
+                edges,
+                "edge",
+                {"id": f"R{i}", "from": f"n{i + 1}", "to": f"n{i}", "type": "corridor", "numLanes": str(net.lanes)},
+            )
             segments.append(Segment(f"R{i}", Direction.REVERSE, a, b, net.lanes))
     if net.cross_street is not None:
         cs = net.cross_street
         j = points.index(cs.position_m)
         for name, y in (("north", cs.length_m), ("south", -cs.length_m)):
             ET.SubElement(nodes, "node", {"id": name, "x": f"{cs.position_m:.2f}", "y": f"{y:.2f}", "type": "priority"})
-            ET.SubElement(edges, "edge", {"id": f"{name}_in", "from": name, "to": f"n{j}", "type": "cross", "numLanes": str(cs.lanes)})
-            ET.SubElement(edges, "edge", {"id": f"{name}_out", "from": f"n{j}", "to": name, "type": "cross", "numLanes": str(cs.lanes)})
+            ET.SubElement(
+                edges,
+                "edge",
+                {"id": f"{name}_in", "from": name, "to": f"n{j}", "type": "cross", "numLanes": str(cs.lanes)},
+            )
+            ET.SubElement(
+                edges,
+                "edge",
+                {"id": f"{name}_out", "from": f"n{j}", "to": name, "type": "cross", "numLanes": str(cs.lanes)},
+            )
     types = ET.Element("types")
-    ET.SubElement(types, "type", {"id": "corridor", "priority": "3", "speed": f"{speed:.3f}", "width": f"{net.lane_width_m:.2f}"})
-    ET.SubElement(types, "type", {"id": "cross", "priority": "2", "speed": f"{min(speed, 13.89):.3f}", "width": f"{net.lane_width_m:.2f}"})
+    ET.SubElement(
+        types, "type", {"id": "corridor", "priority": "3", "speed": f"{speed:.3f}", "width": f"{net.lane_width_m:.2f}"}
+    )
+    ET.SubElement(
+        types,
+        "type",
+        {"id": "cross", "priority": "2", "speed": f"{min(speed, 13.89):.3f}", "width": f"{net.lane_width_m:.2f}"},
+    )
     workdir.mkdir(parents=True, exist_ok=True)
     files = {"nod": nodes, "edg": edges, "typ": types}
     for suffix, root in files.items():
@@ -140,14 +163,22 @@ def build_network(scenario: Scenario, workdir: Path) -> BuiltNetwork:
     net_file = workdir / "corridor.net.xml"
     cmd = [
         sumo_binary("netconvert"),
-        "-n", str(workdir / "corridor.nod.xml"),
-        "-e", str(workdir / "corridor.edg.xml"),
-        "-t", str(workdir / "corridor.typ.xml"),
-        "-o", str(net_file),
-        "--offset.disable-normalization", "true",
-        "--no-turnarounds", "true",
-        "--tls.default-type", "static",
-        "--no-warnings", "true",
+        "-n",
+        str(workdir / "corridor.nod.xml"),
+        "-e",
+        str(workdir / "corridor.edg.xml"),
+        "-t",
+        str(workdir / "corridor.typ.xml"),
+        "-o",
+        str(net_file),
+        "--offset.disable-normalization",
+        "true",
+        "--no-turnarounds",
+        "true",
+        "--tls.default-type",
+        "static",
+        "--no-warnings",
+        "true",
     ]
     if net.cross_street is not None:
         cmd += ["--tls.cycle.time", str(int(net.cross_street.cycle_s))]
@@ -170,11 +201,21 @@ def _flows(parent: ET.Element, flow_id: str, route_id: str, steps: list[tuple[fl
         mid = 0.5 * (t + t_end)
         rate = _interp(mid, times, rates)
         if rate > 0.5:
-            ET.SubElement(parent, "flow", {
-                "id": f"{flow_id}.{k}", "type": "mix", "route": route_id,
-                "begin": f"{t:.1f}", "end": f"{t_end:.1f}", "period": f"exp({rate / 3600.0:.6f})",
-                "departLane": "best", "departSpeed": "desired", "departPos": "base",
-            })
+            ET.SubElement(
+                parent,
+                "flow",
+                {
+                    "id": f"{flow_id}.{k}",
+                    "type": "mix",
+                    "route": route_id,
+                    "begin": f"{t:.1f}",
+                    "end": f"{t_end:.1f}",
+                    "period": f"exp({rate / 3600.0:.6f})",
+                    "departLane": "best",
+                    "departSpeed": "desired",
+                    "departPos": "base",
+                },
+            )
         t = t_end
         k += 1
 
@@ -196,12 +237,26 @@ def write_routes(scenario: Scenario, built: BuiltNetwork) -> None:
     dist = ET.SubElement(routes, "vTypeDistribution", {"id": "mix"})
     for cls in VEHICLE_CLASSES:
         vclass, length, width, height, min_gap, accel, decel, vmax = VEHICLE_DIMENSIONS[cls]
-        ET.SubElement(dist, "vType", {
-            "id": cls, "vClass": vclass, "length": str(length), "width": str(width), "height": str(height),
-            "minGap": str(min_gap), "tau": "1.3", "accel": str(accel), "decel": str(decel), "emergencyDecel": "9",
-            "maxSpeed": str(vmax), "speedFactor": "normc(1.0,0.08,0.75,1.25)", "sigma": "0.5",
-            "probability": f"{shares[cls]:.6f}",
-        })
+        ET.SubElement(
+            dist,
+            "vType",
+            {
+                "id": cls,
+                "vClass": vclass,
+                "length": str(length),
+                "width": str(width),
+                "height": str(height),
+                "minGap": str(min_gap),
+                "tau": "1.3",
+                "accel": str(accel),
+                "decel": str(decel),
+                "emergencyDecel": "9",
+                "maxSpeed": str(vmax),
+                "speedFactor": "normc(1.0,0.08,0.75,1.25)",
+                "sigma": "0.5",
+                "probability": f"{shares[cls]:.6f}",
+            },
+        )
     warm = scenario.warmup_s
     until = warm + scenario.duration_s
     profiles: list[tuple[str, Direction, list[tuple[float, float]]]] = [

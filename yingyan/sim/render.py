@@ -23,8 +23,15 @@ MAX_RANGE_M = 400.0
 
 # Palettes (BGR): cars are mostly white, silver, black and grey.
 CAR_COLOURS: tuple[tuple[tuple[float, float, float], float], ...] = (
-    ((235, 235, 232), 0.26), ((190, 190, 188), 0.16), ((35, 35, 38), 0.18), ((120, 120, 122), 0.12),
-    ((40, 40, 170), 0.08), ((140, 80, 30), 0.08), ((90, 50, 20), 0.05), ((60, 90, 130), 0.04), ((30, 150, 200), 0.03),
+    ((235, 235, 232), 0.26),
+    ((190, 190, 188), 0.16),
+    ((35, 35, 38), 0.18),
+    ((120, 120, 122), 0.12),
+    ((40, 40, 170), 0.08),
+    ((140, 80, 30), 0.08),
+    ((90, 50, 20), 0.05),
+    ((60, 90, 130), 0.04),
+    ((30, 150, 200), 0.03),
 )
 BUS_COLOURS = ((70, 150, 40), (220, 220, 215), (170, 110, 30), (40, 120, 200))
 TRUCK_COLOURS = ((160, 90, 30), (40, 40, 160), (200, 200, 200), (30, 140, 200))
@@ -34,7 +41,10 @@ DARK = (28.0, 28.0, 30.0)
 
 @dataclass(frozen=True)
 class Part:
-    """One box of a vehicle body, in the vehicle frame: s from the rear, t to the left, z up (fractions of L and W, metres of z)."""
+    """One box of a vehicle body in the vehicle frame.
+
+    ``s`` runs from the rear and ``half_width`` is a fraction of the length and width; z is in metres.
+    """
 
     s0: float
     s1: float
@@ -48,22 +58,35 @@ class Part:
 def parts_for(cls: str, height: float) -> tuple[Part, ...]:
     """The boxes that make up a vehicle class."""
     if cls == "car":
-        return (Part(0.03, 0.97, 0.46, 0.0, 0.32, False, True), Part(0.0, 1.0, 0.5, 0.28, 0.9, False),
-                Part(0.22, 0.74, 0.44, 0.9, height, True))
+        return (
+            Part(0.03, 0.97, 0.46, 0.0, 0.32, False, True),
+            Part(0.0, 1.0, 0.5, 0.28, 0.9, False),
+            Part(0.22, 0.74, 0.44, 0.9, height, True),
+        )
     if cls == "bus":
-        return (Part(0.02, 0.98, 0.47, 0.0, 0.35, False, True), Part(0.0, 1.0, 0.5, 0.32, 1.9, False),
-                Part(0.0, 1.0, 0.5, 1.9, height, True))
+        return (
+            Part(0.02, 0.98, 0.47, 0.0, 0.35, False, True),
+            Part(0.0, 1.0, 0.5, 0.32, 1.9, False),
+            Part(0.0, 1.0, 0.5, 1.9, height, True),
+        )
     if cls == "truck":
-        return (Part(0.02, 0.98, 0.45, 0.0, 0.9, False, True), Part(0.0, 0.72, 0.5, 0.9, height, False),
-                Part(0.76, 1.0, 0.5, 0.45, 1.6, False), Part(0.76, 1.0, 0.5, 1.6, 2.9, True))
+        return (
+            Part(0.02, 0.98, 0.45, 0.0, 0.9, False, True),
+            Part(0.0, 0.72, 0.5, 0.9, height, False),
+            Part(0.76, 1.0, 0.5, 0.45, 1.6, False),
+            Part(0.76, 1.0, 0.5, 1.6, 2.9, True),
+        )
     # motorcycle with rider
     return (Part(0.0, 1.0, 0.5, 0.25, 0.95, False, True), Part(0.3, 0.75, 0.6, 0.95, height, False))
 
 
 # Faces of a box by corner index (corners: s0/s1 × t-/t+ × z0/z1); index = 4*s + 2*t + z.
 _FACES: tuple[tuple[str, tuple[int, int, int, int]], ...] = (
-    ("top", (1, 3, 7, 5)), ("front", (4, 6, 7, 5)), ("rear", (0, 2, 3, 1)),
-    ("left", (2, 6, 7, 3)), ("right", (0, 4, 5, 1)),
+    ("top", (1, 3, 7, 5)),
+    ("front", (4, 6, 7, 5)),
+    ("rear", (0, 2, 3, 1)),
+    ("left", (2, 6, 7, 3)),
+    ("right", (0, 4, 5, 1)),
 )
 
 
@@ -101,7 +124,11 @@ class CameraRenderer:
         self._parts = {cls: parts_for(cls, h) for cls, h in {(v.cls, v.height_m) for v in traj.vehicles}}
         h, w = camera.height, camera.width
         cond = scenario.conditions
-        self._noise = [self.rng.normal(0, cond.noise_sigma, (h, w, 1)).astype(np.int16) for _ in range(8)] if cond.noise_sigma > 0 else []
+        self._noise = (
+            [self.rng.normal(0, cond.noise_sigma, (h, w, 1)).astype(np.int16) for _ in range(8)]
+            if cond.noise_sigma > 0
+            else []
+        )
         self._rain = self._rain_layers() if cond.weather is Weather.RAIN else []
         self._shake = np.zeros(2)
         self._shake_v = np.zeros(2)
@@ -144,7 +171,7 @@ class CameraRenderer:
         traj = self.traj
         rows = traj.rows(step)
         frame = self.background.copy()
-        glow = np.zeros(frame.shape[:2] + (3,), np.float32) if self.look.lights_on else None
+        glow = np.zeros((*frame.shape[:2], 3), np.float32) if self.look.lights_on else None
         t = float(traj.times[step])
         self._draw_closures(frame, t)
         cam = self.camera
@@ -173,7 +200,9 @@ class CameraRenderer:
             boxes = [self._shift(b, offset) for b in boxes]
         return frame, boxes
 
-    def _body(self, index: int, x: float, y: float, angle_deg: float) -> tuple[int, np.ndarray, list[tuple[Part, np.ndarray]]]:
+    def _body(
+        self, index: int, x: float, y: float, angle_deg: float
+    ) -> tuple[int, np.ndarray, list[tuple[Part, np.ndarray]]]:
         info = self.traj.vehicles[index]
         a = math.radians(angle_deg)
         heading = np.array([math.sin(a), math.cos(a)])
@@ -209,7 +238,15 @@ class CameraRenderer:
         hull2d = cv2.convexHull(np.round(pix * (1 << SHIFT)).astype(np.int32))
         cv2.fillConvexPoly(frame, hull2d, (36, 37, 40), lineType=cv2.LINE_AA, shift=SHIFT)
 
-    def _draw_vehicle(self, frame: np.ndarray, glow: np.ndarray | None, index: int, hull: np.ndarray, parts: list[tuple[Part, np.ndarray]], signals: int) -> GroundTruthBox | None:
+    def _draw_vehicle(
+        self,
+        frame: np.ndarray,
+        glow: np.ndarray | None,
+        index: int,
+        hull: np.ndarray,
+        parts: list[tuple[Part, np.ndarray]],
+        signals: int,
+    ) -> GroundTruthBox | None:
         cam = self.camera
         pix, depth = cam.project(hull)
         if (depth < 1.0).any():
@@ -231,7 +268,11 @@ class CameraRenderer:
                     continue
                 face_colour = GLASS if (part.glass and name != "top") else base
                 lam = 0.55 + 0.45 * max(0.0, float(normal @ self.sun)) if self.look.shadows else 0.75 + 0.25 * normal[2]
-                self._fill(frame, cpix[list(idx)], (face_colour[0] * light[0] * lam, face_colour[1] * light[1] * lam, face_colour[2] * light[2] * lam))
+                self._fill(
+                    frame,
+                    cpix[list(idx)],
+                    (face_colour[0] * light[0] * lam, face_colour[1] * light[1] * lam, face_colour[2] * light[2] * lam),
+                )
         self._lights(frame, glow, index, hull, signals)
         x1, y1 = pix.min(axis=0)
         x2, y2 = pix.max(axis=0)
@@ -281,10 +322,19 @@ class CameraRenderer:
                     cv2.circle(glow, (int(p[0]), int(p[1])), radius * 3, g, -1, cv2.LINE_AA)
             if not is_rear and lit and glow is not None:
                 # Light thrown on the road ahead of the vehicle.
-                beam = np.array([[*(end + left * 0.9), 0.0], [*(end - left * 0.9), 0.0], [*(end + heading * 22 - left * 3.0), 0.0], [*(end + heading * 22 + left * 3.0), 0.0]])
+                beam = np.array(
+                    [
+                        [*(end + left * 0.9), 0.0],
+                        [*(end - left * 0.9), 0.0],
+                        [*(end + heading * 22 - left * 3.0), 0.0],
+                        [*(end + heading * 22 + left * 3.0), 0.0],
+                    ]
+                )
                 bpix, bdepth = cam.project(beam)
                 if (bdepth > 1.0).all():
-                    cv2.fillConvexPoly(glow, np.round(bpix * (1 << SHIFT)).astype(np.int32), (60.0, 70.0, 75.0), cv2.LINE_AA, SHIFT)
+                    cv2.fillConvexPoly(
+                        glow, np.round(bpix * (1 << SHIFT)).astype(np.int32), (60.0, 70.0, 75.0), cv2.LINE_AA, SHIFT
+                    )
 
     def _draw_closures(self, frame: np.ndarray, t: float) -> None:
         for rec in self._closures:
@@ -319,7 +369,14 @@ class CameraRenderer:
             light = self.look.light
             self._fill(frame, tri, (20 * light[0] * 2, 110 * light[1] * 2, 250 * light[2] * 2))
             mid = 0.5 * (top + bottom)
-            cv2.line(frame, (int(mid[0] - base_w * 0.5), int(mid[1])), (int(mid[0] + base_w * 0.5), int(mid[1])), (235, 235, 235), max(1, int(base_w * 0.3)), cv2.LINE_AA)
+            cv2.line(
+                frame,
+                (int(mid[0] - base_w * 0.5), int(mid[1])),
+                (int(mid[0] + base_w * 0.5), int(mid[1])),
+                (235, 235, 235),
+                max(1, int(base_w * 0.3)),
+                cv2.LINE_AA,
+            )
 
     def _camera_effects(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         cond = self.scenario.conditions
@@ -332,7 +389,7 @@ class CameraRenderer:
             self._shake_v = 0.8 * self._shake_v + self.rng.normal(0, 0.5 * cond.shake_px, 2) - 0.25 * self._shake
             self._shake = np.clip(self._shake + self._shake_v, -cond.shake_px * 2, cond.shake_px * 2)
             offset = self._shake.copy()
-            m = np.float32([[1, 0, offset[0]], [0, 1, offset[1]]])
+            m = np.array([[1.0, 0.0, offset[0]], [0.0, 1.0, offset[1]]], np.float32)
             frame = cv2.warpAffine(frame, m, (frame.shape[1], frame.shape[0]), borderMode=cv2.BORDER_REPLICATE)
         if self._noise:
             noise = self._noise[int(self.rng.integers(len(self._noise)))]
@@ -344,8 +401,16 @@ class CameraRenderer:
     def _shift(self, b: GroundTruthBox, offset: np.ndarray) -> GroundTruthBox:
         w, h = self.camera.width - 1.0, self.camera.height - 1.0
         dx, dy = float(offset[0]), float(offset[1])
-        return GroundTruthBox(b.vehicle, b.cls, min(max(b.x1 + dx, 0.0), w), min(max(b.y1 + dy, 0.0), h),
-                              min(max(b.x2 + dx, 0.0), w), min(max(b.y2 + dy, 0.0), h), b.depth_m, b.truncated)
+        return GroundTruthBox(
+            b.vehicle,
+            b.cls,
+            min(max(b.x1 + dx, 0.0), w),
+            min(max(b.y1 + dy, 0.0), h),
+            min(max(b.x2 + dx, 0.0), w),
+            min(max(b.y2 + dy, 0.0), h),
+            b.depth_m,
+            b.truncated,
+        )
 
 
 def on_corridor(angle_deg: float) -> bool:

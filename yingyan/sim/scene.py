@@ -7,6 +7,7 @@ reduced with area averaging so that far markings do not alias.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -53,7 +54,15 @@ def look_for(scenario: Scenario) -> Look:
     else:
         look = Look((0.16, 0.15, 0.15), (40.0, 22.0, 12.0), (60.0, 40.0, 30.0), True, False, 700.0)
     if cond.weather is Weather.RAIN:
-        look = Look(tuple(v * 0.8 for v in look.light), look.sky_horizon, look.sky_horizon, look.lights_on or cond.lighting is not Lighting.DAY, False, look.fog_m * 0.35)  # type: ignore[arg-type]
+        r, g, b = look.light
+        look = Look(
+            (r * 0.8, g * 0.8, b * 0.8),
+            look.sky_horizon,
+            look.sky_horizon,
+            look.lights_on or cond.lighting is not Lighting.DAY,
+            False,
+            look.fog_m * 0.35,
+        )
     return look
 
 
@@ -76,7 +85,9 @@ class GroundPainter:
     def __init__(self, camera: PinholeCamera, scale: int) -> None:
         self.camera = camera
         self.scale = scale
-        self.visible = front_half_plane(camera).intersection(box(camera.c[0] - 2500, camera.c[1] - 2500, camera.c[0] + 2500, camera.c[1] + 2500))
+        self.visible = front_half_plane(camera).intersection(
+            box(camera.c[0] - 2500, camera.c[1] - 2500, camera.c[0] + 2500, camera.c[1] + 2500)
+        )
 
     def fill(self, image: np.ndarray, polygon: Polygon, color: Color) -> None:
         clipped = polygon.intersection(self.visible)
@@ -131,12 +142,12 @@ def ground_layout(scenario: Scenario, x_range: tuple[float, float]) -> list[tupl
         items.append((_rect(cs.position_m - cw - 4.5, cs.position_m + cw + 4.5, -cs.length_m, cs.length_m), SIDEWALK))
         items.append((_rect(cs.position_m - cw, cs.position_m + cw, -cs.length_m, cs.length_m), asphalt))
     points = breakpoints(scenario)
-    for a, b in zip(points, points[1:], strict=False):
+    for a, b in itertools.pairwise(points):
         n_fwd = lanes_between(scenario, Direction.FORWARD, a, b)
         items.append((_rect(a, b, -n_fwd * w, rev), asphalt))
     lines: list[tuple[Polygon, Color]] = []
     mark = 0.15
-    for a, b in zip(points, points[1:], strict=False):
+    for a, b in itertools.pairwise(points):
         n_fwd = lanes_between(scenario, Direction.FORWARD, a, b)
         lo, hi = max(a, xa - 50), min(b, xb + 50)
         if lo >= hi:
@@ -259,15 +270,19 @@ def _lamp_light(img: np.ndarray, camera: PinholeCamera, scenario: Scenario, x_ra
         if kind != "lamp":
             continue
         centre_y = y + (3.0 if y < 0 else -3.0)
-        pool = Polygon([(x + 7 * math.cos(a), centre_y + 6 * math.sin(a)) for a in np.linspace(0, 2 * math.pi, 16, endpoint=False)])
-        one = np.zeros(img.shape[:2] + (3,), np.float32)
+        pool = Polygon(
+            [(x + 7 * math.cos(a), centre_y + 6 * math.sin(a)) for a in np.linspace(0, 2 * math.pi, 16, endpoint=False)]
+        )
+        one = np.zeros((*img.shape[:2], 3), np.float32)
         painter.fill(one, pool, (1.0, 1.0, 1.0))
         glow = np.maximum(glow, one[:, :, 0])
-    glow = cv2.GaussianBlur(glow, (0, 0), 6.0 * SUPERSAMPLE)
-    img += glow[:, :, None] * np.array([40.0, 85.0, 120.0], np.float32)
+    blurred = cv2.GaussianBlur(glow, (0, 0), 6.0 * SUPERSAMPLE)
+    img += blurred[:, :, None] * np.array([40.0, 85.0, 120.0], np.float32)
 
 
-def _draw_roadside(img: np.ndarray, camera: PinholeCamera, scenario: Scenario, x_range: tuple[float, float], look: Look) -> None:
+def _draw_roadside(
+    img: np.ndarray, camera: PinholeCamera, scenario: Scenario, x_range: tuple[float, float], look: Look
+) -> None:
     objects = roadside_objects(scenario, x_range)
     objects.sort(key=lambda o: -math.hypot(o[1] - camera.c[0], o[2] - camera.c[1]))
     for kind, x, y in objects:
@@ -294,7 +309,19 @@ def _draw_roadside(img: np.ndarray, camera: PinholeCamera, scenario: Scenario, x
             pix, depth = camera.project(trunk)
             f = camera.k[0, 0]
             p = [tuple(int(v) for v in q) for q in np.round(pix).astype(int)]
-            cv2.line(img, p[0], p[1], _shade((40.0, 60.0, 80.0), look.light), max(1, int(0.3 * f / depth[0])), cv2.LINE_AA)
+            cv2.line(
+                img, p[0], p[1], _shade((40.0, 60.0, 80.0), look.light), max(1, int(0.3 * f / depth[0])), cv2.LINE_AA
+            )
             crown, cd = camera.project(np.array([[x, y, 4.5]]))
             radius = max(1, int(2.6 * f / cd[0]))
-            cv2.ellipse(img, (int(crown[0][0]), int(crown[0][1])), (radius, int(radius * 1.1)), 0, 0, 360, _shade((45.0, 105.0, 60.0), look.light), -1, cv2.LINE_AA)
+            cv2.ellipse(
+                img,
+                (int(crown[0][0]), int(crown[0][1])),
+                (radius, int(radius * 1.1)),
+                0,
+                0,
+                360,
+                _shade((45.0, 105.0, 60.0), look.light),
+                -1,
+                cv2.LINE_AA,
+            )

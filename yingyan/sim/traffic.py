@@ -10,7 +10,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 import libsumo
 import numpy as np
@@ -21,6 +21,8 @@ from yingyan.sim.network import VEHICLE_DIMENSIONS, BuiltNetwork, sumo_binary
 from yingyan.sim.scenario import Direction, Incident, IncidentType, Scenario
 
 log = logging.getLogger(__name__)
+
+SubscriptionState = dict[str, dict[int, Any]]  # libsumo's subscription results by vehicle id
 
 DEFAULT_LANE_CHANGE_MODE = 1621
 STOPPED_MPS = 0.1
@@ -142,7 +144,7 @@ class _IncidentControl:
         net = self.scenario.network
         return lane_number_from_y(y, self.spec.direction, net.lane_width_m, net.lanes) == self.lane_number
 
-    def update(self, t: float, state: dict[str, dict[int, object]], collisions: list[tuple[str, str]]) -> None:
+    def update(self, t: float, state: SubscriptionState, collisions: list[tuple[str, str]]) -> None:
         handler = {
             IncidentType.STALL: self._update_stop,
             IncidentType.ILLEGAL_PARKING: self._update_stop,
@@ -152,16 +154,16 @@ class _IncidentControl:
         handler(t, state, collisions)
 
     # -- stalled or parked vehicle -------------------------------------------------------
-    def _update_stop(self, t: float, state: dict[str, dict[int, object]], _c: list[tuple[str, str]]) -> None:
+    def _update_stop(self, t: float, state: SubscriptionState, _c: list[tuple[str, str]]) -> None:
         if self.state == "waiting" and t >= self.spec.start_s:
             best: tuple[float, str] | None = None
             for vid, values in state.items():
-                x, y = values[tc.VAR_POSITION]  # type: ignore[misc]
-                speed = float(values[tc.VAR_SPEED])  # type: ignore[arg-type]
+                x, y = values[tc.VAR_POSITION]
+                speed = float(values[tc.VAR_SPEED])
                 d = self._upstream_distance(float(x))
                 if d < speed * speed / (2 * 3.0) + 10.0 or d > 400.0:
                     continue
-                if not self._on_target_lane(vid, float(y), float(values[tc.VAR_ANGLE])):  # type: ignore[arg-type]
+                if not self._on_target_lane(vid, float(y), float(values[tc.VAR_ANGLE])):
                     continue
                 if libsumo.vehicle.getTypeID(vid) == "motorcycle":
                     continue
@@ -183,45 +185,48 @@ class _IncidentControl:
             self.state = "approaching"
         elif self.state == "approaching":
             vid = self.vehicles[0]
-            values = state.get(vid)
-            if values is None:
+            now = state.get(vid)
+            if now is None:
                 self.state = "lost"
                 return
-            x, _ = values[tc.VAR_POSITION]  # type: ignore[misc]
-            if float(values[tc.VAR_SPEED]) < STOPPED_MPS and abs(self._upstream_distance(float(x))) < 20.0:  # type: ignore[arg-type]
+            x, _ = now[tc.VAR_POSITION]
+            if float(now[tc.VAR_SPEED]) < STOPPED_MPS and abs(self._upstream_distance(float(x))) < 20.0:
                 self.start_s = t
                 self.position_m = self._centre_chainage(vid, float(x))
                 self.state = "stopped"
         elif self.state == "stopped":
             vid = self.vehicles[0]
-            values = state.get(vid)
-            if values is None or float(values[tc.VAR_SPEED]) > 1.0:  # type: ignore[arg-type]
+            now = state.get(vid)
+            if now is None or float(now[tc.VAR_SPEED]) > 1.0:
                 self.end_s = t
                 self.state = "done"
-                if values is not None:
+                if now is not None:
                     libsumo.vehicle.setLaneChangeMode(vid, DEFAULT_LANE_CHANGE_MODE)
 
     def _centre_chainage(self, vid: str, front_x: float) -> float:
-        half = libsumo.vehicle.getLength(vid) / 2.0
+        half = float(libsumo.vehicle.getLength(vid)) / 2.0
         return front_x - half if self.spec.direction is Direction.FORWARD else front_x + half
 
     # -- two-vehicle crash ------------------------------------------------------------
-    def _update_crash(self, t: float, state: dict[str, dict[int, object]], collisions: list[tuple[str, str]]) -> None:
+    def _update_crash(self, t: float, state: SubscriptionState, collisions: list[tuple[str, str]]) -> None:
         if self.state == "waiting" and t >= self.spec.start_s:
             for vid, values in state.items():
-                x, y = values[tc.VAR_POSITION]  # type: ignore[misc]
-                speed = float(values[tc.VAR_SPEED])  # type: ignore[arg-type]
+                x, y = values[tc.VAR_POSITION]
+                speed = float(values[tc.VAR_SPEED])
                 d = self._upstream_distance(float(x))
                 if not 0.0 <= d <= 60.0 or speed < 6.0:
                     continue
-                if not self._on_target_lane(vid, float(y), float(values[tc.VAR_ANGLE])):  # type: ignore[arg-type]
+                if not self._on_target_lane(vid, float(y), float(values[tc.VAR_ANGLE])):
                     continue
                 follower, gap = libsumo.vehicle.getFollower(vid, 40.0)
                 if not follower or gap < 0 or gap > 30.0 or follower not in state:
                     continue
-                if libsumo.vehicle.getTypeID(follower) == "motorcycle" or libsumo.vehicle.getTypeID(vid) == "motorcycle":
+                if (
+                    libsumo.vehicle.getTypeID(follower) == "motorcycle"
+                    or libsumo.vehicle.getTypeID(vid) == "motorcycle"
+                ):
                     continue
-                fspeed = float(state[follower][tc.VAR_SPEED])  # type: ignore[arg-type]
+                fspeed = float(state[follower][tc.VAR_SPEED])
                 if fspeed < 6.0:
                     continue
                 for v in (vid, follower):
@@ -240,14 +245,16 @@ class _IncidentControl:
             pair = set(self.vehicles)
             if any({a, b} == pair for a, b in collisions) or t - self.trigger_s > 10.0:
                 if t - self.trigger_s > 10.0:
-                    log.warning("crash %s: no collision 10 s after the brake; the pair is stopped instead", self.spec.id)
+                    log.warning(
+                        "crash %s: no collision 10 s after the brake; the pair is stopped instead", self.spec.id
+                    )
                 for v in self.vehicles:
                     libsumo.vehicle.setSpeed(v, 0.0)
                 self.state = "crashed"
         elif self.state == "crashed":
-            if all(float(state[v][tc.VAR_SPEED]) < STOPPED_MPS for v in self.vehicles if v in state):  # type: ignore[arg-type]
+            if all(float(state[v][tc.VAR_SPEED]) < STOPPED_MPS for v in self.vehicles if v in state):
                 self.start_s = t
-                xs = [float(state[v][tc.VAR_POSITION][0]) for v in self.vehicles if v in state]  # type: ignore[index]
+                xs = [float(state[v][tc.VAR_POSITION][0]) for v in self.vehicles if v in state]
                 self.position_m = self._centre_chainage(self.vehicles[0], xs[0]) if xs else self.spec.position_m
                 self.state = "at_rest"
         elif self.state == "at_rest":
@@ -269,7 +276,7 @@ class _IncidentControl:
                 lanes.append(f"{seg.edge_id}_{seg.lanes - number}")
         return lanes
 
-    def _update_closure(self, t: float, _s: dict[str, dict[int, object]], _c: list[tuple[str, str]]) -> None:
+    def _update_closure(self, t: float, _s: SubscriptionState, _c: list[tuple[str, str]]) -> None:
         if self.state == "waiting" and t >= self.spec.start_s:
             for lane in self._closure_lanes():
                 libsumo.lane.setDisallowed(lane, ["all"])
@@ -284,10 +291,16 @@ class _IncidentControl:
 
     def record(self) -> IncidentRecord:
         return IncidentRecord(
-            id=self.spec.id, type=self.spec.type, direction=self.spec.direction, lane=self.lane_number,
+            id=self.spec.id,
+            type=self.spec.type,
+            direction=self.spec.direction,
+            lane=self.lane_number,
             position_m=self.position_m if self.start_s is not None else self.spec.position_m,
             length_m=self.spec.length_m if self.spec.type is IncidentType.LANE_CLOSURE else 0.0,
-            trigger_s=self.trigger_s, start_s=self.start_s, end_s=self.end_s, vehicles=tuple(self.vehicles),
+            trigger_s=self.trigger_s,
+            start_s=self.start_s,
+            end_s=self.end_s,
+            vehicles=tuple(self.vehicles),
         )
 
 
@@ -306,11 +319,35 @@ def simulate(
     total_steps = int(round((warm + scenario.duration_s) / step_s))
     warm_steps = int(round(warm / step_s))
     cmd = [
-        sumo_binary("sumo"), "-n", str(net.net_file), "-r", str(net.route_file),
-        "--step-length", f"{step_s:.6f}", "--seed", str(seed), "--begin", "0",
-        "--no-step-log", "true", "--no-warnings", "true", "--duration-log.disable", "true",
-        "--lanechange.duration", "2.0", "--collision.action", "warn", "--collision.stoptime", "100000",
-        "--collision.mingap-factor", "0", "--time-to-teleport", "-1", "--default.action-step-length", f"{max(step_s, 0.1):.3f}",
+        sumo_binary("sumo"),
+        "-n",
+        str(net.net_file),
+        "-r",
+        str(net.route_file),
+        "--step-length",
+        f"{step_s:.6f}",
+        "--seed",
+        str(seed),
+        "--begin",
+        "0",
+        "--no-step-log",
+        "true",
+        "--no-warnings",
+        "true",
+        "--duration-log.disable",
+        "true",
+        "--lanechange.duration",
+        "2.0",
+        "--collision.action",
+        "warn",
+        "--collision.stoptime",
+        "100000",
+        "--collision.mingap-factor",
+        "0",
+        "--time-to-teleport",
+        "-1",
+        "--default.action-step-length",
+        f"{max(step_s, 0.1):.3f}",
     ]
     try:
         libsumo.start(cmd)
@@ -344,7 +381,7 @@ def simulate(
                     if v in state:
                         libsumo.vehicle.remove(v)
                         state.pop(v)
-            if k + 1 <= warm_steps:
+            if k + 1 < warm_steps:
                 continue
             times.append(t)
             for vid, values in state.items():
@@ -384,5 +421,3 @@ def simulate(
         incidents=tuple(c.record() for c in controls),
         unexpected_collisions=unexpected,
     )
-
-

@@ -21,14 +21,21 @@ class VideoWriter:
     True
     """
 
-    def __init__(self, path: Path, width: int, height: int, fps: float, crf: int = 23, preset: str = "veryfast") -> None:
+    def __init__(
+        self, path: Path, width: int, height: int, fps: float, crf: int = 23, preset: str = "veryfast"
+    ) -> None:
         self._container = av.open(str(path), mode="w")
         rate = Fraction(fps).limit_denominator(1001)
         self._stream = self._container.add_stream("libx264", rate=rate)
         self._stream.width = width
         self._stream.height = height
         self._stream.pix_fmt = "yuv420p"
-        self._stream.options = {"crf": str(crf), "preset": preset, "g": str(max(int(round(fps * 2)), 1)), "threads": "1"}
+        self._stream.options = {
+            "crf": str(crf),
+            "preset": preset,
+            "g": str(max(int(round(fps * 2)), 1)),
+            "threads": "1",
+        }
         self._stream.codec_context.time_base = 1 / rate
         self._count = 0
 
@@ -49,5 +56,7 @@ class VideoWriter:
     def __enter__(self) -> VideoWriter:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()

@@ -11,6 +11,7 @@ are configurable per road class through :class:`LevelThresholds`.
 
 from __future__ import annotations
 
+import itertools
 import math
 from enum import IntEnum, StrEnum
 
@@ -46,9 +47,17 @@ class LevelThresholds(StrictModel):
     """Lower speed bounds (km/h) of the four better levels; at or below ``severe_max`` is severe."""
 
     free_above: float = Field(title="Free above (km/h)", description="Speed above which traffic is 畅通 (free).", gt=0)
-    basic_above: float = Field(title="Basic free above (km/h)", description="Speed above which traffic is 基本畅通.", gt=0)
-    light_above: float = Field(title="Light above (km/h)", description="Speed above which traffic is 轻度拥堵 (light congestion).", gt=0)
-    moderate_above: float = Field(title="Moderate above (km/h)", description="Speed above which traffic is 中度拥堵; at or below it is 严重拥堵.", gt=0)
+    basic_above: float = Field(
+        title="Basic free above (km/h)", description="Speed above which traffic is 基本畅通.", gt=0
+    )
+    light_above: float = Field(
+        title="Light above (km/h)", description="Speed above which traffic is 轻度拥堵 (light congestion).", gt=0
+    )
+    moderate_above: float = Field(
+        title="Moderate above (km/h)",
+        description="Speed above which traffic is 中度拥堵; at or below it is 严重拥堵.",
+        gt=0,
+    )
 
 
 _DEFAULTS: dict[RoadClass, tuple[float, float, float, float]] = {
@@ -79,7 +88,14 @@ def congestion_level(speed_kmh: float, thresholds: LevelThresholds) -> Congestio
 
 # (extra travel time fraction, index) knots of Beijing's scheme: bands of 2 index points for
 # 0.2, 0.5, 0.8 and 1.1 times longer than free flow; the top band ends at 2.0 (index 10).
-_INDEX_KNOTS: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.2, 2.0), (0.5, 4.0), (0.8, 6.0), (1.1, 8.0), (2.0, 10.0))
+_INDEX_KNOTS: tuple[tuple[float, float], ...] = (
+    (0.0, 0.0),
+    (0.2, 2.0),
+    (0.5, 4.0),
+    (0.8, 6.0),
+    (1.1, 8.0),
+    (2.0, 10.0),
+)
 
 
 def traffic_index(speed_kmh: float, free_flow_kmh: float) -> float:
@@ -93,7 +109,7 @@ def traffic_index(speed_kmh: float, free_flow_kmh: float) -> float:
     if speed_kmh <= 0.0:
         return 10.0
     extra = free_flow_kmh / speed_kmh - 1.0
-    for (x0, y0), (x1, y1) in zip(_INDEX_KNOTS, _INDEX_KNOTS[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(_INDEX_KNOTS):
         if extra <= x1:
             return y0 + (y1 - y0) * (extra - x0) / (x1 - x0)
     return 10.0
