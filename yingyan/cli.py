@@ -139,7 +139,7 @@ def sim_run(
     try:
         path = _run(scenario, out_dir, options)
     except YingyanError as error:
-        err.print(f"[bold red]error:[/] {error}", highlight=False)
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     out.print(f"wrote [bold]{path}[/] (manifest.json, site.yaml, cameras/*/)")
 
@@ -156,7 +156,7 @@ def demo(
     try:
         path = _run(DEFAULT_SCENARIO, out_dir, options)
     except YingyanError as error:
-        err.print(f"[bold red]error:[/] {error}", highlight=False)
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     table = Table(title=f"{manifest['scenario']}: incidents and the congestion they caused")

@@ -252,7 +252,14 @@ def congestion_episodes(speed_bins: np.ndarray, threshold_kmh: float, duration_s
             j = k
             while j < n and congested[j]:
                 j += 1
-            raw.append([k * EPISODE_BIN_S, j * EPISODE_BIN_S if j < n else math.inf])
+            # The window that first reads congested starts up to a minute early: begin the
+            # episode at the first 10 s bin inside it that is itself at or below the threshold.
+            first = k
+            while first < min(k + w, n) - 1 and not (
+                not np.isnan(speed_bins[first]) and speed_bins[first] <= threshold_kmh
+            ):
+                first += 1
+            raw.append([first * EPISODE_BIN_S, j * EPISODE_BIN_S if j < n else math.inf])
             k = j
         else:
             k += 1

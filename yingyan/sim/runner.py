@@ -396,7 +396,8 @@ def _attribute(
                 cause = str(entry["id"])
                 congestion = entry["congestion"]
                 assert isinstance(congestion, dict)
-                congestion.setdefault(cam.cp.id, {"start_s": ep.start_s, "end_s": ep.end_s})
+                span = congestion.setdefault(cam.cp.id, {"start_s": ep.start_s, "end_s": ep.end_s})
+                span["end_s"] = ep.end_s  # later episodes from the same cause extend the span
             out.append(
                 {
                     "camera_id": cam.cp.id,

@@ -193,7 +193,7 @@ class Checkpoint(StrictModel):
         default=(640, 360), title="Resolution", description="Image width and height in pixels."
     )
     fps: float = Field(
-        default=10.0, title="Frame rate", description="Frames per second of the rendered video.", gt=0, le=60
+        default=10.0, title="Frame rate", description="Frames per second of the rendered video.", ge=1, le=60
     )
     view_m: float = Field(
         default=150.0,

@@ -257,13 +257,15 @@ def render_background(scenario: Scenario, camera: PinholeCamera, seed: int) -> n
     ground = ground * (1 - fog) + haze * fog
     img[below] = ground[below]
     if look.lights_on:
-        _lamp_light(img, big, scenario, x_range)
+        _lamp_light(img, big, scenario, x_range, look)
     _draw_roadside(img, big, scenario, x_range, look)
     out = cv2.resize(np.clip(img, 0, 255), (camera.width, camera.height), interpolation=cv2.INTER_AREA)
     return np.asarray(np.clip(out, 0, 255).astype(np.uint8))
 
 
-def _lamp_light(img: np.ndarray, camera: PinholeCamera, scenario: Scenario, x_range: tuple[float, float]) -> None:
+def _lamp_light(
+    img: np.ndarray, camera: PinholeCamera, scenario: Scenario, x_range: tuple[float, float], look: Look
+) -> None:
     glow = np.zeros(img.shape[:2], np.float32)
     painter = GroundPainter(camera, 1)
     for kind, x, y in roadside_objects(scenario, x_range):
@@ -271,13 +273,15 @@ def _lamp_light(img: np.ndarray, camera: PinholeCamera, scenario: Scenario, x_ra
             continue
         centre_y = y + (3.0 if y < 0 else -3.0)
         pool = Polygon(
-            [(x + 7 * math.cos(a), centre_y + 6 * math.sin(a)) for a in np.linspace(0, 2 * math.pi, 16, endpoint=False)]
+            [(x + 5 * math.cos(a), centre_y + 4 * math.sin(a)) for a in np.linspace(0, 2 * math.pi, 16, endpoint=False)]
         )
         one = np.zeros((*img.shape[:2], 3), np.float32)
         painter.fill(one, pool, (1.0, 1.0, 1.0))
         glow = np.maximum(glow, one[:, :, 0])
     blurred = cv2.GaussianBlur(glow, (0, 0), 6.0 * SUPERSAMPLE)
-    img += blurred[:, :, None] * np.array([40.0, 85.0, 120.0], np.float32)
+    # Pools of sodium light matter in the dark and hardly at dusk.
+    strength = max(0.0, 1.0 - 1.6 * float(np.mean(look.light)))
+    img += blurred[:, :, None] * np.array([28.0, 60.0, 85.0], np.float32) * strength
 
 
 def _draw_roadside(

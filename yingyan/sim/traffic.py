@@ -86,6 +86,12 @@ class Trajectories:
         return slice(int(self.offsets[k]), int(self.offsets[k + 1]))
 
 
+def remove_vehicle(vid: str) -> None:
+    """Take a vehicle off the road (towed away); libsumo needs the subscription dropped first."""
+    libsumo.vehicle.unsubscribe(vid)
+    libsumo.vehicle.remove(vid, tc.REMOVE_VAPORIZED)
+
+
 def lane_number_from_y(y: float, direction: Direction, lane_width: float, lanes: int) -> int:
     """Lane number (1 = innermost) of a lateral position on a carriageway."""
     lateral = -y if direction is Direction.FORWARD else y
@@ -262,7 +268,7 @@ class _IncidentControl:
             if t >= self.start_s + self.spec.duration_s:
                 for v in self.vehicles:
                     if v in state:
-                        libsumo.vehicle.remove(v)
+                        remove_vehicle(v)
                 self.end_s = t
                 self.state = "done"
 
@@ -379,7 +385,7 @@ def simulate(
                 unexpected += 1
                 for v in (a, b):
                     if v in state:
-                        libsumo.vehicle.remove(v)
+                        remove_vehicle(v)
                         state.pop(v)
             if k + 1 < warm_steps:
                 continue

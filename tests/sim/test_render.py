@@ -1,0 +1,102 @@
+"""What the cameras see under each condition."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from yingyan.sim.camera import camera_for
+from yingyan.sim.library import load_builtin
+from yingyan.sim.network import build_network
+from yingyan.sim.render import CameraRenderer
+from yingyan.sim.scenario import Conditions, Lighting, Scenario, Weather
+from yingyan.sim.traffic import Trajectories, simulate
+
+
+@pytest.fixture(scope="module")
+def busy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Scenario, Trajectories]:
+    scenario = load_builtin("corridor-peak").model_copy(update={"duration_s": 20.0})
+    net = build_network(scenario, tmp_path_factory.mktemp("net"))
+    return scenario, simulate(scenario, net, seed=4, step_s=0.1)
+
+
+def _frames(
+    busy: tuple[Scenario, Trajectories], steps: list[int], **conditions: object
+) -> tuple[list[np.ndarray], list[list[object]]]:
+    scenario, traj = busy
+    look = scenario.model_copy(update={"conditions": Conditions(noise_sigma=0, **conditions)})  # type: ignore[arg-type]
+    renderer = CameraRenderer(look, camera_for(scenario.checkpoints[1], scenario.network), traj, seed=1)
+    frames, boxes = [], []
+    for k in steps:
+        frame, b = renderer.render(k)
+        frames.append(frame)
+        boxes.append(list(b))
+    return frames, boxes
+
+
+def test_day_dusk_night_darken_in_order_and_night_shows_lights(busy: tuple[Scenario, Trajectories]) -> None:
+    (day,), (boxes,) = _frames(busy, [100], lighting=Lighting.DAY)
+    (dusk,), _ = _frames(busy, [100], lighting=Lighting.DUSK)
+    (night,), _ = _frames(busy, [100], lighting=Lighting.NIGHT)
+    assert boxes, "vehicles must be in view"
+    assert night.mean() < 0.45 * dusk.mean() and dusk.mean() < 0.75 * day.mean()
+    # Headlights and tail lights: bright spots in a dark frame, inside the vehicles' boxes.
+    bright = night.max(axis=2) > 200
+    inside = np.zeros_like(bright)
+    for b in boxes:
+        inside[int(b.y1) : int(b.y2) + 1, int(b.x1) : int(b.x2) + 1] = True  # type: ignore[attr-defined]
+    assert (bright & inside).sum() >= 6
+
+
+def test_vehicles_move_between_frames_and_boxes_follow(busy: tuple[Scenario, Trajectories]) -> None:
+    (a, b), (boxes_a, boxes_b) = _frames(busy, [100, 110])
+    assert np.abs(a.astype(int) - b.astype(int)).max() > 50
+    ids_a = {x.vehicle: x for x in boxes_a}  # type: ignore[attr-defined]
+    moved = [abs(x.y2 - ids_a[x.vehicle].y2) for x in boxes_b if x.vehicle in ids_a and x.depth_m < 200]  # type: ignore[attr-defined]
+    assert moved and max(moved) > 2.0
+
+
+def test_rain_lowers_contrast_and_streaks_change_each_frame(busy: tuple[Scenario, Trajectories]) -> None:
+    (clear,), _ = _frames(busy, [50])
+    rain, _ = _frames(busy, [50, 50], weather=Weather.RAIN)
+    assert rain[0].std() < clear.std()
+    assert not np.array_equal(rain[0], rain[1])  # same traffic, new streaks
+
+
+def test_shake_moves_the_image_and_the_boxes(busy: tuple[Scenario, Trajectories]) -> None:
+    still, _ = _frames(busy, [60, 60])
+    assert np.array_equal(still[0], still[1])  # no noise, no shake: the same step renders identically
+    shaken, boxes = _frames(busy, [60, 60, 60, 60], shake_px=4.0)
+    assert any(not np.array_equal(shaken[0], f) for f in shaken[1:])
+    first = {x.vehicle: x.x1 for x in boxes[0]}  # type: ignore[attr-defined]
+    assert any(
+        abs(x.x1 - first[x.vehicle]) > 0.5 for bs in boxes[1:] for x in bs if x.vehicle in first and 0 < x.x1 < 300
+    )  # type: ignore[attr-defined]
+
+
+def test_buses_and_trucks_are_bigger_than_cars(busy: tuple[Scenario, Trajectories]) -> None:
+    _, boxes = _frames(busy, list(range(0, 200, 5)))
+
+    def area_at_depth(cls: str) -> list[float]:
+        return [
+            (x.x2 - x.x1) * (x.y2 - x.y1) * x.depth_m**2
+            for bs in boxes
+            for x in bs
+            if x.cls == cls and not x.truncated and 30 < x.depth_m < 150
+        ]  # type: ignore[attr-defined]
+
+    cars, big = area_at_depth("car"), area_at_depth("bus") + area_at_depth("truck")
+    assert cars and big
+    assert np.median(big) > 2.0 * np.median(cars)
+
+
+def test_camera_noise_is_applied(busy: tuple[Scenario, Trajectories], tmp_path: Path) -> None:
+    scenario, traj = busy
+    noisy = scenario.model_copy(update={"conditions": Conditions(noise_sigma=8)})
+    renderer = CameraRenderer(noisy, camera_for(scenario.checkpoints[1], scenario.network), traj, seed=1)
+    a, _ = renderer.render(0)
+    (clean,), _ = _frames(busy, [0])
+    diff = a.astype(int) - clean.astype(int)
+    assert 4.0 < diff.std() < 12.0

@@ -1,0 +1,97 @@
+"""The command line as a user meets it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from yingyan.cli import app, parse_size
+from yingyan.sim.library import builtin_names, load_builtin
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    "args", [[], ["config"], ["config", "schema"], ["sim"], ["sim", "list"], ["sim", "run"], ["demo"]]
+)
+def test_every_command_has_help(args: list[str]) -> None:
+    result = runner.invoke(app, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_sim_list_names_every_scenario() -> None:
+    result = runner.invoke(app, ["sim", "list"], terminal_width=200)
+    assert result.exit_code == 0
+    for name in builtin_names():
+        assert name in result.output
+
+
+def _walk(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for model in [schema, *schema.get("$defs", {}).values()]:
+        for name, prop in model.get("properties", {}).items():
+            found.append((f"{model.get('title')}.{name}", prop))
+    return found
+
+
+def test_config_schema_titles_and_describes_every_field() -> None:
+    result = runner.invoke(app, ["config", "schema"])
+    assert result.exit_code == 0
+    schemas = json.loads(result.output)
+    assert set(schemas) == {"scenario", "site", "calibration"}
+    for schema in schemas.values():
+        for where, prop in _walk(schema):
+            # A field holding a sub-model is titled by that model's own definition.
+            ref = prop.get("$ref", "").removeprefix("#/$defs/")
+            title = prop.get("title") or schema.get("$defs", {}).get(ref, {}).get("title")
+            assert title and prop.get("description"), where
+    one = json.loads(runner.invoke(app, ["config", "schema", "scenario"]).output)
+    assert one["title"] == "Scenario" and "checkpoints" in one["properties"]
+
+
+def test_bad_scenario_file_exits_2_naming_the_field(tmp_path: Path) -> None:
+    data = load_builtin("free-flow").model_dump(mode="json")
+    data["checkpoints"][0]["fps"] = 0
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = runner.invoke(app, ["sim", "run", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "checkpoints.0.fps" in result.output and "bad.yaml" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_sim_run_writes_a_run(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app, ["sim", "run", "free-flow", "--out", str(out), "--duration", "6", "--fps", "5", "--size", "160x90"]
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["duration_s"] == 6 and manifest["cameras"][0]["resolution"] == [160, 90]
+    assert (out / "cameras" / "K1" / "video.mp4").stat().st_size > 0
+    again = runner.invoke(app, ["sim", "run", "free-flow", "--out", str(out), "--duration", "6"])
+    assert again.exit_code == 2 and "already exists" in again.output
+
+
+@given(w=st.integers(10, 9999), h=st.integers(10, 9999), sep=st.sampled_from(["x", "X", " x "]))
+def test_size_parser(w: int, h: int, sep: str) -> None:
+    text = f"{w}{sep}{h}"
+    if w % 2 or h % 2:
+        with pytest.raises(Exception, match="even"):
+            parse_size(text)
+    else:
+        assert parse_size(text) == (w, h)
+
+
+@pytest.mark.parametrize("text", ["640", "640x", "x360", "640*360", "-640x360", "6.5x3"])
+def test_size_parser_rejects_garbage(text: str) -> None:
+    with pytest.raises(Exception, match="WIDTHxHEIGHT"):
+        parse_size(text)
