@@ -76,7 +76,7 @@ def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
     broken.write_text("name: x\ncheckpoints: [\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"broken.yaml: not valid YAML at line \d+"):
         load_scenario(broken)
-    with pytest.raises(ConfigError, match="unknown scenario 'nope'.*corridor-stall"):
+    with pytest.raises(ConfigError, match=r"unknown scenario 'nope'.*corridor-stall"):
         resolve_scenario("nope")
 
 

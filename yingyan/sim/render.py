@@ -80,14 +80,19 @@ def parts_for(cls: str, height: float) -> tuple[Part, ...]:
     return (Part(0.0, 1.0, 0.5, 0.25, 0.95, False, True), Part(0.3, 0.75, 0.6, 0.95, height, False))
 
 
-# Faces of a box by corner index (corners: s0/s1 × t-/t+ × z0/z1); index = 4*s + 2*t + z.
-_FACES: tuple[tuple[str, tuple[int, int, int, int]], ...] = (
-    ("top", (1, 3, 7, 5)),
-    ("front", (4, 6, 7, 5)),
-    ("rear", (0, 2, 3, 1)),
-    ("left", (2, 6, 7, 3)),
-    ("right", (0, 4, 5, 1)),
-)
+# Faces of a box by corner index (corners: s0/s1 × t-/t+ × z0/z1; index = 4*s + 2*t + z), in the
+# order top, front, rear, left, right (the bottom is never seen from a pole).
+_FACE_INDEX = np.array([(1, 3, 7, 5), (4, 6, 7, 5), (0, 2, 3, 1), (2, 6, 7, 3), (0, 4, 5, 1)])
+
+
+@dataclass(frozen=True)
+class _Body:
+    """A vehicle placed in the world: corners of its hull (row 0) and parts, heading and left unit vectors."""
+
+    index: int
+    corners: np.ndarray
+    heading: np.ndarray
+    left: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,7 @@ class CameraRenderer:
         self.sun /= np.linalg.norm(self.sun)
         self._colours = self._vehicle_colours(seed)
         self._parts = {cls: parts_for(cls, h) for cls, h in {(v.cls, v.height_m) for v in traj.vehicles}}
+        self._templates: dict[str, np.ndarray] = {}
         h, w = camera.height, camera.width
         cond = scenario.conditions
         self._noise = (
@@ -185,11 +191,11 @@ class CameraRenderer:
         order = order[np.argsort(-dist)]
         bodies = [self._body(int(vid[i]), float(xs[i]), float(ys[i]), float(ang[i])) for i in order]
         if self.look.shadows:
-            for corners in bodies:
-                self._shadow(frame, corners[1])
+            for body in bodies:
+                self._shadow(frame, body.corners[0])
         boxes: list[GroundTruthBox] = []
-        for i, (index, hull, parts) in zip(order, bodies, strict=True):
-            box = self._draw_vehicle(frame, glow, index, hull, parts, int(sig[i]))
+        for i, body in zip(order, bodies, strict=True):
+            box = self._draw_vehicle(frame, glow, body, int(sig[i]))
             if box is not None:
                 boxes.append(box)
         if glow is not None:
@@ -200,30 +206,36 @@ class CameraRenderer:
             boxes = [self._shift(b, offset) for b in boxes]
         return frame, boxes
 
-    def _body(
-        self, index: int, x: float, y: float, angle_deg: float
-    ) -> tuple[int, np.ndarray, list[tuple[Part, np.ndarray]]]:
+    def _template(self, index: int) -> np.ndarray:
+        """Corners of the hull (row 0) and of every part in the vehicle frame: (s, t, z) in metres."""
+        info = self.traj.vehicles[index]
+        key = info.cls
+        cached = self._templates.get(key)
+        if cached is not None:
+            return cached
+        boxes = [(0.0, 1.0, 0.5, 0.0, info.height_m)] + [
+            (p.s0, p.s1, p.half_width, p.z0, p.z1) for p in self._parts[info.cls]
+        ]
+        out = np.empty((len(boxes), 8, 3))
+        for b, (s0, s1, hw, z0, z1) in enumerate(boxes):
+            for si, sv in enumerate((s0, s1)):
+                for ti, tv in enumerate((-hw, hw)):
+                    for zi, zv in enumerate((z0, z1)):
+                        out[b, 4 * si + 2 * ti + zi] = (sv * info.length_m, tv * info.width_m, zv)
+        self._templates[key] = out
+        return out
+
+    def _body(self, index: int, x: float, y: float, angle_deg: float) -> _Body:
         info = self.traj.vehicles[index]
         a = math.radians(angle_deg)
         heading = np.array([math.sin(a), math.cos(a)])
         left = np.array([-heading[1], heading[0]])
         rear = np.array([x, y]) - heading * info.length_m
-        parts = []
-        for part in self._parts[info.cls]:
-            corners = np.empty((8, 3))
-            for si, s in enumerate((part.s0, part.s1)):
-                for ti, tt in enumerate((-part.half_width, part.half_width)):
-                    for zi, z in enumerate((part.z0, part.z1)):
-                        p = rear + heading * (s * info.length_m) + left * (tt * info.width_m)
-                        corners[4 * si + 2 * ti + zi] = (p[0], p[1], z)
-            parts.append((part, corners))
-        hull = np.empty((8, 3))
-        for si, s in enumerate((0.0, 1.0)):
-            for ti, tt in enumerate((-0.5, 0.5)):
-                for zi, z in enumerate((0.0, info.height_m)):
-                    p = rear + heading * (s * info.length_m) + left * (tt * info.width_m)
-                    hull[4 * si + 2 * ti + zi] = (p[0], p[1], z)
-        return index, hull, parts
+        local = self._template(index)
+        corners = np.empty_like(local)
+        corners[..., :2] = rear + local[..., 0:1] * heading + local[..., 1:2] * left
+        corners[..., 2] = local[..., 2]
+        return _Body(index, corners, heading, left)
 
     def _fill(self, frame: np.ndarray, pix: np.ndarray, colour: tuple[float, float, float]) -> None:
         pts = np.round(pix * (1 << SHIFT)).astype(np.int32)
@@ -239,56 +251,51 @@ class CameraRenderer:
         cv2.fillConvexPoly(frame, hull2d, (36, 37, 40), lineType=cv2.LINE_AA, shift=SHIFT)
 
     def _draw_vehicle(
-        self,
-        frame: np.ndarray,
-        glow: np.ndarray | None,
-        index: int,
-        hull: np.ndarray,
-        parts: list[tuple[Part, np.ndarray]],
-        signals: int,
+        self, frame: np.ndarray, glow: np.ndarray | None, body: _Body, signals: int
     ) -> GroundTruthBox | None:
         cam = self.camera
-        pix, depth = cam.project(hull)
-        if (depth < 1.0).any():
+        n_boxes = body.corners.shape[0]
+        pix_all, depth_all = cam.project(body.corners.reshape(-1, 3))
+        if (depth_all < 1.0).any():
             return None
+        pix_all = pix_all.reshape(n_boxes, 8, 2)
+        h, lv = body.heading, body.left
+        normals = np.array(
+            [[0.0, 0.0, 1.0], [h[0], h[1], 0.0], [-h[0], -h[1], 0.0], [lv[0], lv[1], 0.0], [-lv[0], -lv[1], 0.0]]
+        )
+        centres = body.corners[1:, _FACE_INDEX].mean(axis=2)  # (parts, faces, 3)
+        facing = np.einsum("pfk,fk->pf", cam.c - centres, normals) > 0
+        if self.look.shadows:
+            lam = 0.55 + 0.45 * np.maximum(0.0, normals @ self.sun)
+        else:
+            lam = 0.75 + 0.25 * normals[:, 2]
         light = self.look.light
-        colour = self._colours[index]
-        for part, corners in parts:
-            cpix, _ = cam.project(corners)
+        colour = self._colours[body.index]
+        for p, part in enumerate(self._parts[self.traj.vehicles[body.index].cls]):
             base = DARK if part.dark else colour
-            for name, idx in _FACES:
-                quad = corners[list(idx)]
-                centre = quad.mean(axis=0)
-                normal = np.cross(quad[1] - quad[0], quad[3] - quad[0])
-                norm = float(np.linalg.norm(normal))
-                if norm < 1e-9:
-                    continue
-                normal /= norm
-                if float(normal @ (cam.c - centre)) <= 0:
-                    continue
-                face_colour = GLASS if (part.glass and name != "top") else base
-                lam = 0.55 + 0.45 * max(0.0, float(normal @ self.sun)) if self.look.shadows else 0.75 + 0.25 * normal[2]
-                self._fill(
-                    frame,
-                    cpix[list(idx)],
-                    (face_colour[0] * light[0] * lam, face_colour[1] * light[1] * lam, face_colour[2] * light[2] * lam),
-                )
-        self._lights(frame, glow, index, hull, signals)
+            for f in np.nonzero(facing[p])[0]:
+                face_colour = GLASS if (part.glass and f != 0) else base
+                k = float(lam[f])
+                shade = (face_colour[0] * light[0] * k, face_colour[1] * light[1] * k, face_colour[2] * light[2] * k)
+                self._fill(frame, pix_all[p + 1, _FACE_INDEX[f]], shade)
+        hull = body.corners[0]
+        pix = pix_all[0]
+        self._lights(frame, glow, body.index, hull, signals)
         x1, y1 = pix.min(axis=0)
         x2, y2 = pix.max(axis=0)
-        w, h = cam.width, cam.height
-        cx1, cy1, cx2, cy2 = max(x1, 0.0), max(y1, 0.0), min(x2, w - 1.0), min(y2, h - 1.0)
+        w, hgt = cam.width, cam.height
+        cx1, cy1, cx2, cy2 = max(x1, 0.0), max(y1, 0.0), min(x2, w - 1.0), min(y2, hgt - 1.0)
         if cx2 - cx1 < 2.0 or cy2 - cy1 < 2.0:
             return None
-        truncated = bool(x1 < 0 or y1 < 0 or x2 > w - 1 or y2 > h - 1)
-        info = self.traj.vehicles[index]
+        truncated = bool(x1 < 0 or y1 < 0 or x2 > w - 1 or y2 > hgt - 1)
+        info = self.traj.vehicles[body.index]
         dist = float(np.hypot(*(hull[:, :2].mean(axis=0) - cam.c[:2])))
-        return GroundTruthBox(index, info.cls, float(cx1), float(cy1), float(cx2), float(cy2), dist, truncated)
+        return GroundTruthBox(body.index, info.cls, float(cx1), float(cy1), float(cx2), float(cy2), dist, truncated)
 
     def _lights(self, frame: np.ndarray, glow: np.ndarray | None, index: int, hull: np.ndarray, signals: int) -> None:
         info = self.traj.vehicles[index]
         cam = self.camera
-        rear, front = hull[0, :2], hull[4, :2]
+        rear, front = 0.5 * (hull[0, :2] + hull[2, :2]), 0.5 * (hull[4, :2] + hull[6, :2])  # centres of the ends
         heading = (front - rear) / max(float(np.linalg.norm(front - rear)), 1e-6)
         left = np.array([-heading[1], heading[0]])
         z = 0.7 if info.cls != "motorcycle" else 1.0
