@@ -262,6 +262,7 @@ def _render_camera(
 ) -> None:
     fps = cam.cp.fps
     n_frames = _frames(scenario, cam)
+    cv2.setNumThreads(1)  # one camera per core: OpenCV's own threads would only contend
     renderer = CameraRenderer(scenario, cam.camera, traj, seed)
     boxes_file = (folder / "boxes.csv").open("w", encoding="utf-8")
     try:
