@@ -57,6 +57,7 @@ def _base() -> dict[str, object]:
         (lambda d: d["conditions"].update(lighting="noon"), "conditions.lighting"),
         (lambda d: d["checkpoints"][0].update(position_m=99999), "checkpoints.0.position_m"),
         (lambda d: d["demand"]["forward"][0].pop("veh_per_hour"), "demand.forward.0.veh_per_hour"),
+        (lambda d: d["checkpoints"][3].update(resolution=[641, 360]), "checkpoints.3.resolution"),
     ],
 )
 def test_bad_field_is_named(tmp_path: Path, edit: object, field: str) -> None:

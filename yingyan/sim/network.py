@@ -21,12 +21,34 @@ from yingyan.sim.scenario import Direction, IncidentType, Scenario
 
 VEHICLE_CLASSES: tuple[str, ...] = ("car", "bus", "truck", "motorcycle")
 
-# class: (SUMO vClass, length, width, height, minGap, accel, decel, maxSpeed m/s)
-VEHICLE_DIMENSIONS: dict[str, tuple[str, float, float, float, float, float, float, float]] = {
-    "car": ("passenger", 4.6, 1.8, 1.5, 2.5, 2.6, 4.5, 50.0),
-    "bus": ("bus", 12.0, 2.5, 3.2, 3.0, 1.2, 4.0, 25.0),
-    "truck": ("truck", 9.0, 2.5, 3.4, 3.0, 1.3, 4.0, 25.0),
-    "motorcycle": ("motorcycle", 2.1, 0.8, 1.5, 2.0, 3.0, 6.0, 40.0),
+
+@dataclass(frozen=True)
+class VehicleType:
+    """A simulated vehicle type: its detector class, body shape and driving parameters."""
+
+    id: str  # SUMO vType id, also the body shape the renderer draws
+    cls: str  # detector class (one of VEHICLE_CLASSES)
+    vclass: str  # SUMO vehicle class
+    length_m: float
+    width_m: float
+    height_m: float
+    min_gap_m: float
+    accel: float
+    decel: float
+    max_speed_mps: float
+    share_of_class: float  # share of this type within its class
+
+
+VEHICLE_TYPES: dict[str, VehicleType] = {
+    t.id: t
+    for t in (
+        VehicleType("sedan", "car", "passenger", 4.6, 1.8, 1.45, 2.5, 2.6, 4.5, 50.0, 0.55),
+        VehicleType("suv", "car", "passenger", 4.8, 1.9, 1.75, 2.5, 2.4, 4.5, 50.0, 0.30),
+        VehicleType("van", "car", "passenger", 5.0, 1.9, 2.0, 2.5, 2.0, 4.5, 45.0, 0.15),
+        VehicleType("bus", "bus", "bus", 12.0, 2.5, 3.2, 3.0, 1.2, 4.0, 25.0, 1.0),
+        VehicleType("truck", "truck", "truck", 9.0, 2.5, 3.4, 3.0, 1.3, 4.0, 25.0, 1.0),
+        VehicleType("motorcycle", "motorcycle", "motorcycle", 2.1, 0.8, 1.5, 2.0, 3.0, 6.0, 40.0, 1.0),
+    )
 }
 
 
@@ -235,26 +257,25 @@ def write_routes(scenario: Scenario, built: BuiltNetwork) -> None:
     mix = scenario.demand.mix
     shares = {"car": mix.car, "bus": mix.bus, "truck": mix.truck, "motorcycle": mix.motorcycle}
     dist = ET.SubElement(routes, "vTypeDistribution", {"id": "mix"})
-    for cls in VEHICLE_CLASSES:
-        vclass, length, width, height, min_gap, accel, decel, vmax = VEHICLE_DIMENSIONS[cls]
+    for vt in VEHICLE_TYPES.values():
         ET.SubElement(
             dist,
             "vType",
             {
-                "id": cls,
-                "vClass": vclass,
-                "length": str(length),
-                "width": str(width),
-                "height": str(height),
-                "minGap": str(min_gap),
+                "id": vt.id,
+                "vClass": vt.vclass,
+                "length": str(vt.length_m),
+                "width": str(vt.width_m),
+                "height": str(vt.height_m),
+                "minGap": str(vt.min_gap_m),
                 "tau": "1.3",
-                "accel": str(accel),
-                "decel": str(decel),
+                "accel": str(vt.accel),
+                "decel": str(vt.decel),
                 "emergencyDecel": "9",
-                "maxSpeed": str(vmax),
+                "maxSpeed": str(vt.max_speed_mps),
                 "speedFactor": "normc(1.0,0.08,0.75,1.25)",
                 "sigma": "0.5",
-                "probability": f"{shares[cls]:.6f}",
+                "probability": f"{shares[vt.cls] * vt.share_of_class:.6f}",
             },
         )
     warm = scenario.warmup_s

@@ -55,21 +55,33 @@ class Part:
     dark: bool = False  # tyres and under-body
 
 
-def parts_for(cls: str, height: float) -> tuple[Part, ...]:
-    """The boxes that make up a vehicle class."""
-    if cls == "car":
+def parts_for(shape: str, height: float) -> tuple[Part, ...]:
+    """The boxes that make up a vehicle body shape."""
+    if shape == "suv":
+        return (
+            Part(0.03, 0.97, 0.46, 0.0, 0.4, False, True),
+            Part(0.0, 1.0, 0.5, 0.36, 1.05, False),
+            Part(0.12, 0.78, 0.46, 1.05, height, True),
+        )
+    if shape == "van":
+        return (
+            Part(0.03, 0.97, 0.46, 0.0, 0.35, False, True),
+            Part(0.0, 1.0, 0.5, 0.32, 1.05, False),
+            Part(0.02, 0.9, 0.48, 1.05, height, True),
+        )
+    if shape == "sedan":
         return (
             Part(0.03, 0.97, 0.46, 0.0, 0.32, False, True),
             Part(0.0, 1.0, 0.5, 0.28, 0.9, False),
             Part(0.22, 0.74, 0.44, 0.9, height, True),
         )
-    if cls == "bus":
+    if shape == "bus":
         return (
             Part(0.02, 0.98, 0.47, 0.0, 0.35, False, True),
             Part(0.0, 1.0, 0.5, 0.32, 1.9, False),
             Part(0.0, 1.0, 0.5, 1.9, height, True),
         )
-    if cls == "truck":
+    if shape == "truck":
         return (
             Part(0.02, 0.98, 0.45, 0.0, 0.9, False, True),
             Part(0.0, 0.72, 0.5, 0.9, height, False),
@@ -126,7 +138,7 @@ class CameraRenderer:
         self.sun = np.array([math.cos(sun_az) * 0.55, math.sin(sun_az) * 0.55, 0.83])
         self.sun /= np.linalg.norm(self.sun)
         self._colours = self._vehicle_colours(seed)
-        self._parts = {cls: parts_for(cls, h) for cls, h in {(v.cls, v.height_m) for v in traj.vehicles}}
+        self._parts = {shape: parts_for(shape, h) for shape, h in {(v.shape, v.height_m) for v in traj.vehicles}}
         self._templates: dict[str, np.ndarray] = {}
         h, w = camera.height, camera.width
         cond = scenario.conditions
@@ -209,12 +221,12 @@ class CameraRenderer:
     def _template(self, index: int) -> np.ndarray:
         """Corners of the hull (row 0) and of every part in the vehicle frame: (s, t, z) in metres."""
         info = self.traj.vehicles[index]
-        key = info.cls
+        key = info.shape
         cached = self._templates.get(key)
         if cached is not None:
             return cached
         boxes = [(0.0, 1.0, 0.5, 0.0, info.height_m)] + [
-            (p.s0, p.s1, p.half_width, p.z0, p.z1) for p in self._parts[info.cls]
+            (p.s0, p.s1, p.half_width, p.z0, p.z1) for p in self._parts[info.shape]
         ]
         out = np.empty((len(boxes), 8, 3))
         for b, (s0, s1, hw, z0, z1) in enumerate(boxes):
@@ -271,7 +283,7 @@ class CameraRenderer:
             lam = 0.75 + 0.25 * normals[:, 2]
         light = self.look.light
         colour = self._colours[body.index]
-        for p, part in enumerate(self._parts[self.traj.vehicles[body.index].cls]):
+        for p, part in enumerate(self._parts[self.traj.vehicles[body.index].shape]):
             base = DARK if part.dark else colour
             for f in np.nonzero(facing[p])[0]:
                 face_colour = GLASS if (part.glass and f != 0) else base

@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from yingyan.config import StrictModel, load_model
 from yingyan.traffic.levels import RoadClass
@@ -190,7 +190,9 @@ class Checkpoint(StrictModel):
         le=40,
     )
     resolution: tuple[int, int] = Field(
-        default=(640, 360), title="Resolution", description="Image width and height in pixels."
+        default=(640, 360),
+        title="Resolution",
+        description="Image width and height in pixels (even numbers, as H.264 needs; 64 to 3840 wide).",
     )
     fps: float = Field(
         default=10.0, title="Frame rate", description="Frames per second of the rendered video.", ge=1, le=60
@@ -202,6 +204,16 @@ class Checkpoint(StrictModel):
         ge=20,
         le=400,
     )
+
+    @field_validator("resolution")
+    @classmethod
+    def _even_size(cls, value: tuple[int, int]) -> tuple[int, int]:
+        w, h = value
+        if not (64 <= w <= 3840 and 36 <= h <= 2160):
+            raise ValueError(f"{w}x{h} is outside 64x36 to 3840x2160")
+        if w % 2 or h % 2:
+            raise ValueError(f"{w}x{h}: width and height must be even for H.264")
+        return value
 
 
 class DemandStep(StrictModel):

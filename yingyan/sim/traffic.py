@@ -17,7 +17,7 @@ import numpy as np
 from libsumo import constants as tc
 
 from yingyan.errors import SimulationError
-from yingyan.sim.network import VEHICLE_DIMENSIONS, BuiltNetwork, sumo_binary
+from yingyan.sim.network import VEHICLE_TYPES, BuiltNetwork, sumo_binary
 from yingyan.sim.scenario import Direction, Incident, IncidentType, Scenario
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,11 @@ class VehicleInfo:
     """Static facts of one simulated vehicle."""
 
     sumo_id: str
-    cls: str
+    cls: str  # detector class: car, bus, truck, motorcycle
     length_m: float
     width_m: float
     height_m: float
+    shape: str  # body shape (vehicle type): sedan, suv, van, bus, truck, motorcycle
 
 
 @dataclass(frozen=True)
@@ -393,10 +394,9 @@ def simulate(
             for vid, values in state.items():
                 index = info.get(vid)
                 if index is None:
-                    cls = libsumo.vehicle.getTypeID(vid)
-                    _, length, width, height, *_ = VEHICLE_DIMENSIONS[cls]
+                    vt = VEHICLE_TYPES[libsumo.vehicle.getTypeID(vid)]
                     index = info[vid] = len(vehicles)
-                    vehicles.append(VehicleInfo(vid, cls, length, width, height))
+                    vehicles.append(VehicleInfo(vid, vt.cls, vt.length_m, vt.width_m, vt.height_m, vt.id))
                 x, y = values[tc.VAR_POSITION]
                 cols["vid"].append(index)
                 cols["x"].append(x)
