@@ -386,7 +386,7 @@ class CameraRenderer:
             bottom = pix[0]
             tri = np.array([[bottom[0] - base_w, bottom[1]], [bottom[0] + base_w, bottom[1]], [top[0], top[1]]])
             light = self.look.light
-            self._fill(frame, tri, (20 * light[0] * 2, 110 * light[1] * 2, 250 * light[2] * 2))
+            self._fill(frame, tri, (10 * light[0], 95 * light[1], 245 * light[2]))
             mid = 0.5 * (top + bottom)
             cv2.line(
                 frame,

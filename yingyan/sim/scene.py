@@ -291,6 +291,8 @@ def _draw_roadside(
     objects.sort(key=lambda o: -math.hypot(o[1] - camera.c[0], o[2] - camera.c[1]))
     for kind, x, y in objects:
         base = np.array([[x, y, 0.0]])
+        if math.hypot(x - camera.c[0], y - camera.c[1]) < 30.0:
+            continue  # the camera's own pole and its neighbours stand behind or beside it
         if kind == "lamp":
             arm = -1.8 if y > 0 else 1.8
             pts = np.array([[x, y, 0.0], [x, y, 9.0], [x, y + arm, 9.3]])
