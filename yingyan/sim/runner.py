@@ -198,13 +198,19 @@ def _frames(scenario: Scenario, cam: _Camera) -> int:
     return int(math.floor(scenario.duration_s * cam.cp.fps + 1e-9))
 
 
-# Set just before the rendering processes fork, so they inherit it without pickling.
-_FORK_STATE: tuple[Scenario, list[_Camera], Trajectories, Path, int, list[Synchronized[int]]] | None = None
+_WorkerState = tuple[Scenario, list["_Camera"], Trajectories, Path, int, list["Synchronized[int]"]]
+_WORKER_STATE: _WorkerState | None = None
+
+
+def _init_worker(*state: object) -> None:
+    """Runs once in each rendering process (spawned: OpenCV's thread pool does not survive a fork)."""
+    global _WORKER_STATE
+    _WORKER_STATE = state  # type: ignore[assignment]
 
 
 def _render_in_child(index: int) -> None:
-    assert _FORK_STATE is not None
-    scenario, cams, traj, out, seed, counters = _FORK_STATE
+    assert _WORKER_STATE is not None
+    scenario, cams, traj, out, seed, counters = _WORKER_STATE
     cam = cams[index]
     counter = counters[index]
 
@@ -223,11 +229,10 @@ def _render_all(
     progress: Progress | None,
 ) -> None:
     """Render every camera, in parallel processes where there are cores to spare."""
-    global _FORK_STATE
     workers = options.workers or (os.cpu_count() or 1)
     workers = max(1, min(workers, len(cams)))
     tasks = [_task(progress, f"rendering {cam.cp.id}", _frames(scenario, cam)) for cam in cams]
-    if workers == 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers == 1:
         for index, cam in enumerate(cams):
             bar, task = tasks[index]
 
@@ -237,24 +242,21 @@ def _render_all(
 
             _render_camera(scenario, cam, traj, out / "cameras" / cam.cp.id, options.seed * 1009 + index, tick)
         return
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("spawn")
     counters = [ctx.Value("i", 0) for _ in cams]
-    _FORK_STATE = (scenario, cams, traj, out, options.seed, counters)
-    try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [pool.submit(_render_in_child, i) for i in range(len(cams))]
-            while not all(f.done() for f in futures):
-                time.sleep(0.2)
-                for (bar, task), counter in zip(tasks, counters, strict=True):
-                    if bar is not None and task is not None:
-                        bar.update(task, completed=counter.value)
-            for f in futures:
-                f.result()
-        for (bar, task), cam in zip(tasks, cams, strict=True):
-            if bar is not None and task is not None:
-                bar.update(task, completed=_frames(scenario, cam))
-    finally:
-        _FORK_STATE = None
+    state = (scenario, cams, traj, out, options.seed, counters)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=state) as pool:
+        futures = [pool.submit(_render_in_child, i) for i in range(len(cams))]
+        while not all(f.done() for f in futures):
+            time.sleep(0.2)
+            for (bar, task), counter in zip(tasks, counters, strict=True):
+                if bar is not None and task is not None:
+                    bar.update(task, completed=counter.value)
+        for f in futures:
+            f.result()
+    for (bar, task), cam in zip(tasks, cams, strict=True):
+        if bar is not None and task is not None:
+            bar.update(task, completed=_frames(scenario, cam))
 
 
 def _render_camera(
