@@ -126,11 +126,11 @@ def _task(progress: Progress | None, name: str, total: float) -> tuple[Progress 
 def _run_into(scenario: Scenario, out: Path, options: RunOptions, progress: Progress | None) -> None:
     step_s = sim_step_for(scenario)
     built = build_network(scenario, out / "sumo")
-    bar, task = _task(progress, f"simulating {scenario.name}", 1.0)
+    bar, task = _task(progress, f"simulating {scenario.name} (steps)", 1.0)
 
     def on_step(done: int, total: int) -> None:
         if bar is not None and task is not None:
-            bar.update(task, completed=done / total)
+            bar.update(task, total=total, completed=done)
 
     traj = simulate(scenario, built, options.seed, step_s, on_step)
     geo = row_geometry(traj, scenario.network)
