@@ -5,7 +5,13 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
+from shapely.geometry import Point, Polygon
+
 from tests.conftest import load_manifest
+from yingyan.calibration import CameraCalibration
+from yingyan.sim.library import load_builtin
+from yingyan.sim.runner import RunOptions, run_scenario
 
 
 def _lane_state(run: Path, camera: str) -> list[dict[str, str]]:
@@ -89,3 +95,49 @@ def test_lane_state_columns_and_units(stall_truth: Path) -> None:
         assert 0.5 * q < float(r["flow_vph"]) + 120 and float(r["flow_vph"]) < 1.5 * q + 120
     total = sum(int(r["count"]) for r in early)
     assert 150 < total < 260  # 2300 veh/h offered: about 190 in 5 minutes
+
+
+@pytest.fixture(scope="module")
+def incident_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Ground truth of the crash, lane-closure and illegal-parking scenarios (first 420 s)."""
+    base = tmp_path_factory.mktemp("incidents")
+    return {
+        name: run_scenario(load_builtin(name), base / name, RunOptions(seed=5, duration_s=420, render=False))
+        for name in ("crash-junction", "lane-closure", "kerb-illegal-parking")
+    }
+
+
+def test_crash_brings_two_vehicles_to_rest_and_backs_up_the_approach(incident_runs: dict[str, Path]) -> None:
+    (crash,) = load_manifest(incident_runs["crash-junction"])["incidents"]
+    assert crash["type"] == "crash" and len(crash["vehicle_ids"]) == 2
+    assert crash["trigger_s"] >= 180.0 and crash["start_s"] - crash["trigger_s"] < 12.0  # a hard brake, then the hit
+    assert 900.0 - 80.0 < crash["position_m"] <= 900.0
+    assert crash["camera_ids"] == ["K2"]
+    assert crash["congestion"]["K2"]["start_s"] >= crash["start_s"] - 10.0
+
+
+def test_lane_closure_is_recorded_and_congests_upstream(incident_runs: dict[str, Path]) -> None:
+    manifest = load_manifest(incident_runs["lane-closure"])
+    (closure,) = manifest["incidents"]
+    assert (closure["start_s"], closure["position_m"], closure["length_m"], closure["lane"]) == (
+        120.0,
+        1520.0,
+        120.0,
+        2,
+    )
+    assert closure["vehicle_ids"] == [] and "K3" in closure["camera_ids"]
+    assert set(closure["congestion"]) & {"K1", "K2", "K3"}
+    assert "K4" not in closure["congestion"]  # downstream of the works
+
+
+def test_illegal_parking_lies_in_the_no_parking_zone_of_the_camera_that_sees_it(incident_runs: dict[str, Path]) -> None:
+    run = incident_runs["kerb-illegal-parking"]
+    (parking,) = load_manifest(run)["incidents"]
+    assert parking["type"] == "illegal_parking" and parking["lane"] == 2  # the kerb lane
+    cal = CameraCalibration.load(run / "cameras" / "K2" / "calibration.json")
+    (zone,) = cal.zones
+    assert zone.kind == "no_parking"
+    spot = Point(parking["position_m"], -5.25)  # centre of the kerb lane
+    assert Polygon(zone.polygon_road).contains(spot)
+    assert parking["camera_ids"] == ["K2"]
+    assert CameraCalibration.load(run / "cameras" / "K1" / "calibration.json").zones == []

@@ -259,7 +259,12 @@ def congestion_episodes(speed_bins: np.ndarray, threshold_kmh: float, duration_s
                 not np.isnan(speed_bins[first]) and speed_bins[first] <= threshold_kmh
             ):
                 first += 1
-            raw.append([first * EPISODE_BIN_S, j * EPISODE_BIN_S if j < n else math.inf])
+            # Likewise the first window that reads free may still hold the jam's last bins.
+            last = j
+            for b in range(j, min(j + w, n)):
+                if not np.isnan(speed_bins[b]) and speed_bins[b] <= threshold_kmh:
+                    last = b + 1
+            raw.append([first * EPISODE_BIN_S, last * EPISODE_BIN_S if j < n else math.inf])
             k = j
         else:
             k += 1

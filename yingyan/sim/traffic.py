@@ -87,6 +87,37 @@ class Trajectories:
         return slice(int(self.offsets[k]), int(self.offsets[k + 1]))
 
 
+def split_green(main_share: float) -> None:
+    """Give the corridor ``main_share`` of each signal's green time (the rest to the cross street)."""
+    for tls in libsumo.trafficlight.getIDList():
+        links = libsumo.trafficlight.getControlledLinks(tls)
+        main = [i for i, link in enumerate(links) if link and not link[0][0].startswith(("north", "south"))]
+        logic = libsumo.trafficlight.getAllProgramLogics(tls)[0]
+        phases = list(logic.phases)
+        kinds = []
+        for phase in phases:
+            green = [i for i, c in enumerate(phase.state) if c in "Gg"]
+            if not green:
+                kinds.append("other")
+            elif all(i in main for i in green):
+                kinds.append("main")
+            elif not any(i in main for i in green):
+                kinds.append("cross")
+            else:
+                kinds.append("other")
+        total = sum(p.duration for p, k in zip(phases, kinds, strict=True) if k in ("main", "cross"))
+        n_main, n_cross = kinds.count("main"), kinds.count("cross")
+        if not n_main or not n_cross:
+            continue
+        for phase, kind in zip(phases, kinds, strict=True):
+            if kind == "main":
+                phase.duration = phase.minDur = phase.maxDur = total * main_share / n_main
+            elif kind == "cross":
+                phase.duration = phase.minDur = phase.maxDur = total * (1 - main_share) / n_cross
+        logic.phases = tuple(phases)
+        libsumo.trafficlight.setProgramLogic(tls, logic)
+
+
 def remove_vehicle(vid: str) -> None:
     """Take a vehicle off the road (towed away); libsumo needs the subscription dropped first."""
     libsumo.vehicle.unsubscribe(vid)
@@ -360,6 +391,8 @@ def simulate(
         libsumo.start(cmd)
     except Exception as error:  # libsumo raises its own exception types
         raise SimulationError(f"SUMO failed to start: {error}") from None
+    if scenario.network.cross_street is not None:
+        split_green(scenario.network.cross_street.main_green_share)
     controls = [_IncidentControl(spec=inc, net=net, scenario=scenario) for inc in scenario.incidents]
     crash_vehicles: set[str] = set()
     info: dict[str, int] = {}
