@@ -76,12 +76,10 @@ def config_schema(
 @sim_app.command("list")
 def sim_list() -> None:
     """Name the built-in scenarios, one line each."""
-    table = Table(show_header=True, header_style="bold")
-    table.add_column("scenario")
-    table.add_column("what it shows")
-    for name in builtin_names():
-        table.add_row(name, load_builtin(name).description)
-    out.print(table)
+    names = builtin_names()
+    width = max(len(n) for n in names)
+    for name in names:
+        typer.echo(f"{name:<{width}}  {load_builtin(name).description}")
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:

@@ -166,6 +166,8 @@ def ground_layout(scenario: Scenario, x_range: tuple[float, float]) -> list[tupl
                 lines.append((_rect(s0, s1, rev - 0.1 - mark, rev - 0.1), WHITE))
                 for k in range(1, net.lanes):
                     lines += [(p, WHITE) for p in _dashes(s0, s1, k * w, mark, 4.0, 6.0)]
+            else:
+                lines.append((_rect(s0, s1, -0.1 - mark, -0.1), WHITE))  # left edge of a one-way road
     if cs is not None:
         cw = cs.lanes * w
         x0, x1 = cs.position_m - cw - 2.5, cs.position_m + cw + 2.5
