@@ -28,8 +28,10 @@ def format_validation_error(error: ValidationError, source: str) -> str:
     """Render a pydantic error as one line per bad field, each with its dotted path."""
     lines = [f"{source}: {error.error_count()} invalid field(s)"]
     for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"]) or "<root>"
-        lines.append(f"  {where}: {item['msg']}")
+        where = ".".join(str(part) for part in item["loc"])
+        message = str(item["msg"]).removeprefix("Value error, ")
+        # Cross-field checks name their fields in the message itself.
+        lines.append(f"  {where}: {message}" if where else f"  {message}")
     return "\n".join(lines)
 
 

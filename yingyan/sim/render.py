@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 
 from yingyan.sim.camera import PinholeCamera
-from yingyan.sim.scenario import IncidentType, Lighting, Scenario, Weather
+from yingyan.sim.scenario import IncidentType, Scenario, Weather
 from yingyan.sim.scene import SHIFT, Look, look_for, render_background
-from yingyan.sim.traffic import IncidentRecord, Trajectories, heading_direction
+from yingyan.sim.traffic import IncidentRecord, Trajectories
 
 MAX_RANGE_M = 400.0
 
@@ -413,8 +413,6 @@ class CameraRenderer:
         if self._noise:
             noise = self._noise[int(self.rng.integers(len(self._noise)))]
             frame = np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8)
-        if self.scenario.conditions.lighting is Lighting.NIGHT and self._noise:
-            pass
         return frame, offset
 
     def _shift(self, b: GroundTruthBox, offset: np.ndarray) -> GroundTruthBox:
@@ -430,8 +428,3 @@ class CameraRenderer:
             b.depth_m,
             b.truncated,
         )
-
-
-def on_corridor(angle_deg: float) -> bool:
-    """Whether a heading belongs to corridor (not cross-street) traffic."""
-    return heading_direction(angle_deg) is not None

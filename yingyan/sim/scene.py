@@ -136,6 +136,9 @@ def ground_layout(scenario: Scenario, x_range: tuple[float, float]) -> list[tupl
     # Sidewalks and kerbs along the corridor.
     items.append((_rect(0, net.length_m, -full - 4.5, -full), SIDEWALK))
     items.append((_rect(0, net.length_m, rev, rev + 4.5), SIDEWALK))
+    # Kerb stones: a bright 0.25 m strip at the edge of each sidewalk.
+    items.append((_rect(0, net.length_m, -full - 0.25, -full), KERB))
+    items.append((_rect(0, net.length_m, rev, rev + 0.25), KERB))
     cs = net.cross_street
     if cs is not None:
         cw = cs.lanes * w
