@@ -17,3 +17,7 @@ class ConfigError(YingyanError):
 
 class SimulationError(YingyanError):
     """The traffic simulation could not be built or run."""
+
+
+class SourceError(YingyanError):
+    """A video source cannot be opened or read (missing, corrupt, unreachable); the message names it."""
