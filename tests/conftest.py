@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,18 @@ import pytest
 
 from yingyan.sim.library import load_builtin
 from yingyan.sim.runner import RunOptions, run_scenario
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def shared_or_skip(*parts: str) -> Path:
+    """Path under ../shared; skip when absent, but fail in CI, where it must be present."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{path} is missing: CI must have ../shared beside the checkout")
+        pytest.skip(f"{path} not present (shared test data lives in ../shared)")
+    return path
 
 
 def load_manifest(run: Path) -> dict[str, Any]:

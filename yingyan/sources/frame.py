@@ -41,9 +41,9 @@ class SourceHealth:
     state: StreamState
     reconnects: int
     decoded: int
-    delivered: int
+    delivered: int  # handed to analysis
     dropped_rate: int  # skipped to meet the analysis rate (by design)
-    dropped_queue: int  # lost because analysis fell behind a live stream
+    dropped_queue: int  # lost because analysis fell behind a live stream (oldest first)
     fps_in: float  # decoded frames per wall-clock second, last few seconds
     fps_out: float  # frames handed to analysis per wall-clock second, last few seconds
     last_frame_time_s: float | None  # stream time of the newest decoded frame

@@ -125,6 +125,7 @@ class FrameReader:
             assert isinstance(item, Frame)
             with self._lock:
                 self._out.tick(time.monotonic())
+                self._delivered += 1
             yield item
 
     def health(self) -> SourceHealth:
@@ -181,7 +182,7 @@ class FrameReader:
         period = 1.0 / self.config.fps if self.config.fps else 0.0
         next_due: float | None = None
         offset = 0.0  # added to stream time so that it continues across reconnects
-        delivered = 0
+        delivered = 0  # frames queued for analysis (some may yet be dropped from the queue)
         while not self._stop.is_set():
             segment_start: float | None = None
             try:
@@ -213,8 +214,6 @@ class FrameReader:
                     if not self._put(frame):
                         return
                     delivered += 1
-                    with self._lock:
-                        self._delivered = delivered
             except SourceError as error:
                 log.warning("%s: %s", self.name, error)
                 if not self.config.reconnects:
