@@ -12,3 +12,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# trackers pulls in opencv-python (GUI build, needs libGL); put the headless build's cv2 back on top.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps opencv-python-headless==5.0.0.93

@@ -1,0 +1,113 @@
+"""The ONNX detector: the real YOLOX model on real and simulated frames, and the Ultralytics layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from tests.conftest import shared_or_skip
+from yingyan.errors import YingyanError
+from yingyan.perception.classes import CAR, TRUCK, VEHICLES
+from yingyan.perception.onnx import ModelFamily, OnnxDetector, letterbox
+
+
+def _frame(path: Path, index: int) -> np.ndarray:
+    with av.open(str(path)) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i == index:
+                return np.asarray(frame.to_ndarray(format="bgr24"))
+    raise AssertionError(f"{path} has fewer than {index + 1} frames")
+
+
+@pytest.fixture(scope="module")
+def yolox() -> OnnxDetector:
+    return OnnxDetector(shared_or_skip("models", "yolox_nano_416.onnx"))
+
+
+def test_yolox_finds_the_cars_of_a_real_street(yolox: OnnxDetector) -> None:
+    image = _frame(shared_or_skip("videos", "two_lane_street.mp4"), 200)
+    det = yolox.update(image)
+    assert yolox.family is ModelFamily.YOLOX and yolox.input_size == (416, 416)
+    assert len(det) >= 5
+    assert set(det.class_id.tolist()) <= set(VEHICLES)
+    assert (det.xyxy[:, 2] > det.xyxy[:, 0]).all() and (det.xyxy[:, 3] <= image.shape[0]).all()
+    # The pick-up truck filling the lower right corner is found where it is.
+    big = det.xyxy[np.argmax((det.xyxy[:, 2] - det.xyxy[:, 0]) * (det.xyxy[:, 3] - det.xyxy[:, 1]))]
+    assert big[0] > 380 and big[1] > 180
+    assert list(det.data["class_name"]).count("car") >= 4
+
+
+def test_yolox_on_a_blank_road_finds_nothing(yolox: OnnxDetector) -> None:
+    assert len(yolox.update(np.full((360, 640, 3), 90, np.uint8))) == 0
+
+
+def _ultralytics_model(path: Path, table: np.ndarray, size: int = 640) -> Path:
+    """An ONNX graph with the Ultralytics output layout that answers ``table`` whatever the image."""
+    image = helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, size, size])
+    output = helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(table.shape))
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["mean"], keepdims=0),
+        helper.make_node("Mul", ["mean", "zero"], ["nothing"]),
+        helper.make_node("Reshape", ["nothing", "shape"], ["nothing3"]),
+        helper.make_node("Add", ["nothing3", "table"], ["output0"]),
+    ]
+    inits = [
+        numpy_helper.from_array(np.zeros(1, np.float32), "zero"),
+        numpy_helper.from_array(np.array([1, 1, 1], np.int64), "shape"),
+        numpy_helper.from_array(table.astype(np.float32), "table"),
+    ]
+    model = helper.make_model(
+        helper.make_graph(nodes, "fake", [image], [output], inits), opset_imports=[helper.make_opsetid("", 17)]
+    )
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_ultralytics_layout_is_decoded_letterboxed_and_suppressed(tmp_path: Path) -> None:
+    table = np.zeros((1, 84, 8400), np.float32)
+    # Anchor 0: a car at (320, 320) 100x50 input px; anchor 1: the same car, a little weaker (NMS folds it);
+    # anchor 2: a truck; anchor 3: a car below the confidence threshold.
+    for k, (cx, cy, w, h, cls, score) in enumerate(
+        [
+            (320, 320, 100, 50, CAR, 0.9),
+            (322, 321, 100, 50, CAR, 0.8),
+            (100, 400, 60, 60, TRUCK, 0.6),
+            (500, 200, 40, 40, CAR, 0.1),
+        ]
+    ):
+        table[0, :4, k] = (cx, cy, w, h)
+        table[0, 4 + cls, k] = score
+    detector = OnnxDetector(_ultralytics_model(tmp_path / "v8.onnx", table), providers=["CPUExecutionProvider"])
+    assert detector.family is ModelFamily.ULTRALYTICS
+    image = np.zeros((360, 640, 3), np.uint8)  # letterboxed into 640x640 with 140 px of grey above and below
+    det = detector.update(image)
+    assert sorted(det.class_id.tolist()) == [CAR, TRUCK]
+    car = det.xyxy[det.class_id == CAR][0]
+    assert np.allclose(car, [270, 295 - 140, 370, 345 - 140], atol=0.5)
+
+
+def test_letterbox_top_left_and_centred() -> None:
+    image = np.zeros((100, 200, 3), np.uint8)
+    boxed, lb = letterbox(image, (400, 400), centred=False)
+    assert boxed.shape == (400, 400, 3) and lb.scale == 2.0 and (lb.pad_x, lb.pad_y) == (0.0, 0.0)
+    assert (boxed[200:, :, :] == 114).all()
+    _, lb = letterbox(image, (400, 400), centred=True)
+    assert (lb.pad_x, lb.pad_y) == (0.0, 100.0)
+
+
+def test_bad_models_are_named(tmp_path: Path) -> None:
+    with pytest.raises(YingyanError, match="no such file"):
+        OnnxDetector(tmp_path / "none.onnx")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(YingyanError, match=r"junk.onnx: cannot load"):
+        OnnxDetector(junk)
+    odd = _ultralytics_model(tmp_path / "odd.onnx", np.zeros((1, 3, 10), np.float32))
+    with pytest.raises(YingyanError, match="neither YOLOX"):
+        OnnxDetector(odd)

@@ -1,0 +1,7 @@
+"""Perception: detectors (``update(image) -> supervision.Detections``), the one shared detection type."""
+
+from supervision import Detections
+
+from yingyan.perception.onnx import ModelFamily, OnnxDetector
+
+__all__ = ["Detections", "ModelFamily", "OnnxDetector"]
