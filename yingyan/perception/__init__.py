@@ -3,5 +3,6 @@
 from supervision import Detections
 
 from yingyan.perception.onnx import ModelFamily, OnnxDetector
+from yingyan.perception.tracking import VehicleTracker
 
-__all__ = ["Detections", "ModelFamily", "OnnxDetector"]
+__all__ = ["Detections", "ModelFamily", "OnnxDetector", "VehicleTracker"]
