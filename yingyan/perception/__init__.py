@@ -2,7 +2,8 @@
 
 from supervision import Detections
 
+from yingyan.perception.motion import MotionDetector
 from yingyan.perception.onnx import ModelFamily, OnnxDetector
 from yingyan.perception.tracking import VehicleTracker
 
-__all__ = ["Detections", "ModelFamily", "OnnxDetector", "VehicleTracker"]
+__all__ = ["Detections", "ModelFamily", "MotionDetector", "OnnxDetector", "VehicleTracker"]

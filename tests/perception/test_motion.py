@@ -1,0 +1,86 @@
+"""The motion detector: moving vehicles found, a stopped one kept, lighting drift ignored."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import supervision as sv
+
+from tests.conftest import load_manifest
+from yingyan.perception.motion import MotionDetector
+from yingyan.sim.library import load_builtin
+from yingyan.sim.runner import RunOptions, run_scenario
+
+
+def _road(rng: np.random.Generator) -> np.ndarray:
+    base = np.full((180, 320, 3), 80, np.uint8)
+    return np.clip(base.astype(int) + rng.normal(0, 3, base.shape), 0, 255).astype(np.uint8)
+
+
+def test_a_car_that_stops_stays_detected_and_is_marked_stationary() -> None:
+    rng = np.random.default_rng(0)
+    road = _road(rng)
+    detector = MotionDetector(fps=5)
+    stationary_flags = []
+    for k in range(400):  # 80 s: the car drives in for 20 s, then stands for 60 s
+        frame = road.copy()
+        x = int(min(10 + 1.5 * k, 160))
+        frame[80:105, x : x + 40] = (30, 30, 200)
+        det = detector.update(frame)
+        if k >= 130:
+            hit = [i for i, b in enumerate(det.xyxy) if b[0] <= x + 5 and b[2] >= x + 35]
+            assert hit, f"frame {k}: the stopped car vanished"
+            stationary_flags.append(bool(det.data["stationary"][hit[0]]))
+    assert all(stationary_flags[50:])  # once it has stood a while it is marked stationary
+
+
+def test_lighting_drift_does_not_light_up_the_frame() -> None:
+    rng = np.random.default_rng(1)
+    road = _road(rng)
+    detector = MotionDetector(fps=5)
+    found = 0
+    for k in range(200):
+        gain = 1.0 + 0.3 * np.sin(k / 30)  # a cloud passes, the camera's exposure follows
+        found += len(detector.update(np.clip(road * gain, 0, 255).astype(np.uint8)))
+    assert found <= 5
+
+
+@pytest.fixture(scope="module")
+def parking(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "parking"
+    return run_scenario(load_builtin("kerb-illegal-parking"), out, RunOptions(seed=3, duration_s=200, fps=5, workers=2))
+
+
+def test_on_the_simulator_it_finds_near_vehicles_and_keeps_the_parked_car(parking: Path) -> None:
+    (incident,) = load_manifest(parking)["incidents"]
+    (parked,) = incident["vehicle_ids"]
+    truth: dict[int, list[tuple[str, np.ndarray, float]]] = defaultdict(list)
+    with (parking / "cameras" / "K2" / "boxes.csv").open() as handle:
+        for r in csv.DictReader(handle):
+            box = np.array([float(r[c]) for c in ("x1", "y1", "x2", "y2")])
+            truth[int(r["frame"])].append((r["vehicle_id"], box, float(r["distance_m"])))
+    detector = MotionDetector(fps=5)
+    near_hits = near_total = parked_hits = parked_total = parked_stationary = 0
+    with av.open(str(parking / "cameras" / "K2" / "video.mp4")) as container:
+        for k, frame in enumerate(container.decode(video=0)):
+            det = detector.update(frame.to_ndarray(format="bgr24"))
+            if k < 50:
+                continue
+            for vid, box, dist in truth[k]:
+                iou = sv.box_iou_batch(box[None], det.xyxy)[0] if len(det) else np.zeros(0)
+                hit = bool(len(iou)) and float(iou.max()) > 0.3
+                if vid == parked and k / 5 > incident["start_s"] + 20:
+                    parked_total += 1
+                    parked_hits += hit
+                    parked_stationary += hit and bool(det.data["stationary"][int(iou.argmax())])
+                elif dist < 80 and vid != parked:
+                    near_total += 1
+                    near_hits += hit
+    assert near_total > 200 and near_hits / near_total > 0.6
+    assert parked_total > 100 and parked_hits / parked_total > 0.7
+    assert parked_stationary >= 0.9 * parked_hits

@@ -1,0 +1,102 @@
+"""Motion detector: background subtraction that needs no weights, and keeps stopped vehicles.
+
+Two MOG2 models run side by side (the design notes' recipe):
+
+* a *fast* one (short history) that sees what moves now, with shadows marked and dropped;
+* a *slow* one (learning rate ≈ 0.105 / (fps × ``slow_memory_s``)) that sees everything that was
+  not there for the last minutes, so a vehicle that stops stays foreground for that long.
+
+Each frame is first scaled so that its median brightness matches a slowly tracked reference
+(gain compensation: automatic exposure and passing clouds otherwise light up the whole frame).
+Blobs of the fast mask become moving boxes; blobs of what is foreground in the slow model but
+background in the fast one become boxes marked ``stationary`` in ``detections.data``.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import supervision as sv
+
+from yingyan.perception.classes import CAR
+
+
+class MotionDetector:
+    """``update(image) -> sv.Detections`` (class car, confidence = blob fill, ``data['stationary']``)."""
+
+    def __init__(
+        self,
+        fps: float,
+        fast_history_frames: int = 50,
+        slow_memory_s: float = 300.0,
+        min_area_frac: float = 0.0004,
+        warmup_frames: int = 25,
+    ) -> None:
+        self.fps = fps
+        self.fast = cv2.createBackgroundSubtractorMOG2(history=fast_history_frames, varThreshold=25, detectShadows=True)
+        self.slow = cv2.createBackgroundSubtractorMOG2(history=500, varThreshold=25, detectShadows=True)
+        self.slow_rate = 0.105 / (fps * slow_memory_s)
+        self.min_area_frac = min_area_frac
+        self.warmup_frames = warmup_frames
+        self._frames = 0
+        self._reference: float | None = None
+        self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+
+    def _compensate(self, image: np.ndarray) -> np.ndarray:
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        median = float(np.median(grey[::4, ::4])) + 1e-3
+        if self._reference is None:
+            self._reference = median
+        gain = self._reference / median
+        # The reference follows the scene as slowly as the slow model learns: fast changes
+        # (exposure, clouds) are undone here, slow ones (dusk) are learnt by the background.
+        rate = 1.0 / (self._frames + 1) if self._frames < self.warmup_frames else self.slow_rate
+        self._reference = (1.0 - rate) * self._reference + rate * median
+        if abs(gain - 1.0) < 0.01:
+            return image
+        return cv2.convertScaleAbs(image, alpha=gain)
+
+    def _clean(self, mask: np.ndarray) -> np.ndarray:
+        opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._open)
+        return np.asarray(cv2.morphologyEx(opened, cv2.MORPH_CLOSE, self._close))
+
+    def update(self, image: np.ndarray) -> sv.Detections:
+        """Moving and recently stopped objects in ``image`` (BGR)."""
+        frame = self._compensate(image)
+        k = self._frames
+        self._frames += 1
+        warm = k < self.warmup_frames
+        # While warming up both models average the first frames; then each keeps its own pace.
+        fast_fg = self.fast.apply(frame, learningRate=1.0 / (k + 1) if warm else -1)
+        slow_fg = self.slow.apply(frame, learningRate=1.0 / (k + 1) if warm else self.slow_rate)
+        if warm:
+            return sv.Detections.empty()
+        fast_mask = (fast_fg > 200).astype(np.uint8)  # 127 marks shadows
+        slow_mask = (slow_fg > 200).astype(np.uint8)
+        # Moving things from the fast model; what only the slow model still sees has stopped.
+        # Blobs of the two are found apart, so a parked car does not merge with the traffic
+        # squeezing past it.
+        moving = self._clean(fast_mask)
+        stopped = self._clean(slow_mask & (1 - cv2.dilate(fast_mask, self._close)))
+        min_area = self.min_area_frac * fast_mask.shape[0] * fast_mask.shape[1]
+        boxes: list[tuple[int, int, int, int]] = []
+        fill: list[float] = []
+        stationary: list[bool] = []
+        for mask, is_stationary in ((moving, False), (stopped, True)):
+            count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+            for i in range(1, count):
+                x, y, w, h, area = (int(v) for v in stats[i])
+                if area < min_area or w < 3 or h < 3:
+                    continue
+                boxes.append((x, y, x + w, y + h))
+                fill.append(area / float(w * h))
+                stationary.append(is_stationary)
+        if not boxes:
+            return sv.Detections.empty()
+        return sv.Detections(
+            xyxy=np.asarray(boxes, dtype=np.float32),
+            confidence=np.asarray(fill, dtype=np.float32),
+            class_id=np.full(len(boxes), CAR, dtype=int),
+            data={"stationary": np.asarray(stationary, dtype=bool)},
+        )
