@@ -78,7 +78,8 @@ class MotionDetector:
         # Blobs of the two are found apart, so a parked car does not merge with the traffic
         # squeezing past it.
         moving = self._clean(fast_mask)
-        stopped = self._clean(slow_mask & (1 - cv2.dilate(fast_mask, self._close)))
+        recent = np.asarray(cv2.dilate(fast_mask, self._close), dtype=np.uint8)
+        stopped = self._clean(slow_mask & (1 - recent))
         min_area = self.min_area_frac * fast_mask.shape[0] * fast_mask.shape[1]
         boxes: list[tuple[int, int, int, int]] = []
         fill: list[float] = []
