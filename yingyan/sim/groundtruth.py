@@ -17,35 +17,13 @@ import numpy as np
 from yingyan.sim.camera import MeasurementZone
 from yingyan.sim.scenario import Checkpoint, Direction, Network
 from yingyan.sim.traffic import Trajectories
-from yingyan.traffic.levels import congestion_level, default_thresholds, traffic_index
+from yingyan.traffic.levels import default_thresholds
+from yingyan.traffic.state import LaneSet, Observations, Stretch
+from yingyan.traffic.state import lane_state as measure_lanes
 
-STOPPED_MPS = 5.0 / 3.6  # slower than 5 km/h counts as stopped
-QUEUE_HEAD_MPS = 10.0 / 3.6  # a vehicle slower than 10 km/h heads a queue
-QUEUE_MEMBER_MPS = 15.0 / 3.6  # queued vehicles creep: members may move up to 15 km/h
-QUEUE_GAP_M = 20.0  # a gap longer than this ends the queue
 EPISODE_BIN_S = 10.0
 EPISODE_WINDOW_BINS = 6  # 60 s rolling window
 EPISODE_MIN_S = 60.0
-
-LANE_STATE_COLUMNS: tuple[str, ...] = (
-    "camera_id",
-    "lane_id",
-    "lane",
-    "direction",
-    "interval_start_s",
-    "interval_s",
-    "count",
-    "flow_vph",
-    "speed_time_mean_kmh",
-    "speed_space_mean_kmh",
-    "density_vpkm",
-    "occupancy_pct",
-    "queue_m",
-    "stopped",
-    "headway_s",
-    "level",
-    "traffic_index",
-)
 
 
 def lane_id(camera_id: str, number: int) -> str:
@@ -90,6 +68,22 @@ def _dir_code(direction: Direction) -> int:
     return 0 if direction is Direction.FORWARD else 1
 
 
+def observations(traj: Trajectories, geo: RowGeometry, direction: Direction) -> Observations:
+    """The trajectories of one carriageway as observations in its travel coordinates."""
+    d = _dir_code(direction)
+    sign = 1.0 if direction is Direction.FORWARD else -1.0
+    rows = geo.direction == d
+    return Observations(
+        dt_s=traj.step_s,
+        t=traj.times[geo.step[rows]],
+        vehicle=traj.vid[rows],
+        lane=geo.lane[rows],
+        front=geo.front[rows] * sign,
+        speed=traj.speed[rows],
+        length=geo.length[rows],
+    )
+
+
 def lane_state(
     traj: Trajectories,
     geo: RowGeometry,
@@ -100,117 +94,18 @@ def lane_state(
     duration_s: float,
 ) -> list[dict[str, object]]:
     """Ground-truth traffic state of each lane of a camera, per interval."""
-    dt = traj.step_s
-    d = _dir_code(cp.watch)
-    sign = 1.0 if cp.watch is Direction.FORWARD else -1.0
-    thresholds = default_thresholds(network.road_class)
-    t_row = traj.times[geo.step]
-    in_zone = (geo.direction == d) & (geo.centre >= zone.lo_m) & (geo.centre < zone.hi_m)
-    crossings = _line_crossings(traj, geo, d, zone.counting_m, sign)
-    n_intervals = int(math.ceil(duration_s / interval_s - 1e-9))
-    zone_len = zone.hi_m - zone.lo_m
-    rows: list[dict[str, object]] = []
-    per_second = max(int(round(1.0 / dt)), 1)
-    queue_samples = _queue_samples(traj, geo, d, zone, network.lanes, sign, per_second)
-    covers = (
-        (geo.direction == d)
-        & (np.minimum(geo.front, geo.rear) <= zone.counting_m)
-        & (np.maximum(geo.front, geo.rear) >= zone.counting_m)
+    if cp.watch is Direction.FORWARD:
+        stretch = Stretch(lo_m=zone.lo_m, hi_m=zone.hi_m, counting_m=zone.counting_m)
+    else:
+        stretch = Stretch(lo_m=-zone.hi_m, hi_m=-zone.lo_m, counting_m=-zone.counting_m)
+    lanes = LaneSet(
+        camera_id=cp.id,
+        direction=cp.watch.value,
+        lane_ids={n: lane_id(cp.id, n) for n in range(1, network.lanes + 1)},
+        thresholds=default_thresholds(network.road_class),
+        free_flow_kmh=network.speed_limit_kmh,
     )
-    for lane in range(1, network.lanes + 1):
-        lane_rows = in_zone & (geo.lane == lane)
-        lane_cover = covers & (geo.lane == lane)
-        for k in range(n_intervals):
-            t0, t1 = k * interval_s, min((k + 1) * interval_s, duration_s)
-            span = t1 - t0
-            sel = lane_rows & (t_row >= t0) & (t_row < t1)
-            tts = float(np.count_nonzero(sel)) * dt
-            ttd = float(np.sum(traj.speed[sel])) * dt
-            cross = [(t, v) for (t, ln, v) in crossings if ln == lane and t0 <= t < t1]
-            count = len(cross)
-            sms = ttd / tts * 3.6 if tts > 0 else math.nan
-            tms = float(np.mean([v for _, v in cross])) * 3.6 if cross else math.nan
-            occ_steps = np.unique(geo.step[lane_cover & (t_row >= t0) & (t_row < t1)])
-            times = sorted(t for t, _ in cross)
-            headway = float(np.mean(np.diff(times))) if len(times) >= 2 else math.nan
-            q = [(s[lane - 1], s[network.lanes + lane - 1]) for ts, s in queue_samples if t0 <= ts < t1]
-            queue = float(np.mean([a for a, _ in q])) if q else 0.0
-            stopped = int(max((b for _, b in q), default=0))
-            level = congestion_level(sms, thresholds)
-            rows.append(
-                {
-                    "camera_id": cp.id,
-                    "lane_id": lane_id(cp.id, lane),
-                    "lane": lane,
-                    "direction": cp.watch.value,
-                    "interval_start_s": t0,
-                    "interval_s": span,
-                    "count": count,
-                    "flow_vph": count * 3600.0 / span,
-                    "speed_time_mean_kmh": tms,
-                    "speed_space_mean_kmh": sms,
-                    "density_vpkm": tts / (zone_len * span) * 1000.0,
-                    "occupancy_pct": 100.0 * len(occ_steps) * dt / span,
-                    "queue_m": queue,
-                    "stopped": stopped,
-                    "headway_s": headway,
-                    "level": int(level),
-                    "traffic_index": traffic_index(sms, network.speed_limit_kmh),
-                }
-            )
-    rows.sort(key=lambda r: (float(str(r["interval_start_s"])), int(str(r["lane"]))))
-    return rows
-
-
-def _line_crossings(
-    traj: Trajectories, geo: RowGeometry, d: int, line_m: float, sign: float
-) -> list[tuple[float, int, float]]:
-    """(time, lane, speed) of each vehicle centre crossing the counting line in the travel direction."""
-    order = np.lexsort((geo.step, traj.vid))
-    vid = traj.vid[order]
-    pos = geo.centre[order] * sign
-    same = vid[1:] == vid[:-1]
-    prev, cur = pos[:-1], pos[1:]
-    hit = same & (prev < line_m * sign) & (cur >= line_m * sign) & (geo.direction[order][1:] == d)
-    idx = order[1:][hit]
-    return [(float(traj.times[geo.step[i]]), int(geo.lane[i]), float(traj.speed[i])) for i in idx]
-
-
-def _queue_samples(
-    traj: Trajectories, geo: RowGeometry, d: int, zone: MeasurementZone, lanes: int, sign: float, every: int
-) -> list[tuple[float, list[float]]]:
-    """Once a second: per lane queue length (m), then per lane the number of stopped vehicles."""
-    out: list[tuple[float, list[float]]] = []
-    for k in range(0, len(traj.times), every):
-        rows = traj.rows(k)
-        sel = (
-            np.nonzero((geo.direction[rows] == d) & (geo.centre[rows] >= zone.lo_m) & (geo.centre[rows] < zone.hi_m))[0]
-            + rows.start
-        )
-        lengths = [0.0] * lanes
-        slow = [0.0] * lanes
-        for lane in range(1, lanes + 1):
-            members = sel[geo.lane[sel] == lane]
-            if len(members) == 0:
-                continue
-            members = members[np.argsort(-geo.front[members] * sign)]  # most downstream first
-            speeds = traj.speed[members]
-            slow[lane - 1] = float(np.count_nonzero(speeds < STOPPED_MPS))
-            heads = np.nonzero(speeds < QUEUE_HEAD_MPS)[0]
-            if len(heads) == 0:
-                continue
-            h = int(heads[0])
-            head_front = min(geo.front[members[h]] * sign, zone.downstream_m * sign)
-            tail = h
-            for j in range(h + 1, len(members)):
-                gap = geo.rear[members[j - 1]] * sign - geo.front[members[j]] * sign
-                if speeds[j] >= QUEUE_MEMBER_MPS or gap > QUEUE_GAP_M:
-                    break
-                tail = j
-            tail_rear = max(geo.rear[members[tail]] * sign, min(zone.lo_m * sign, zone.hi_m * sign))
-            lengths[lane - 1] = max(head_front - tail_rear, 0.0)
-        out.append((float(traj.times[k]), lengths + slow))
-    return out
+    return measure_lanes(observations(traj, geo, cp.watch), lanes, stretch, interval_s, duration_s)
 
 
 def carriageway_speed_bins(

@@ -29,7 +29,6 @@ from yingyan.config import validate_mapping
 from yingyan.errors import YingyanError
 from yingyan.sim.camera import MeasurementZone, PinholeCamera, camera_for, measurement_zone
 from yingyan.sim.groundtruth import (
-    LANE_STATE_COLUMNS,
     Episode,
     RowGeometry,
     carriageway_speed_bins,
@@ -44,6 +43,7 @@ from yingyan.sim.scenario import Checkpoint, Direction, Scenario
 from yingyan.sim.traffic import IncidentRecord, Trajectories, simulate
 from yingyan.sim.video import VideoWriter
 from yingyan.traffic.levels import default_thresholds
+from yingyan.traffic.state import LANE_STATE_COLUMNS
 
 log = logging.getLogger(__name__)
 
