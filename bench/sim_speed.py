@@ -26,7 +26,7 @@ from yingyan.sim.network import build_network
 from yingyan.sim.render import CameraRenderer
 from yingyan.sim.scenario import Conditions
 from yingyan.sim.traffic import simulate
-from yingyan.sim.video import VideoWriter
+from yingyan.video import VideoWriter
 
 
 def main() -> int:

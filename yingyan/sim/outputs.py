@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import math
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import cv2
@@ -17,21 +14,6 @@ from yingyan.sim.camera import MeasurementZone, PinholeCamera, carriageway_span
 from yingyan.sim.groundtruth import lane_id
 from yingyan.sim.scenario import Checkpoint, Direction, IncidentType, Scenario
 from yingyan.sim.scene import no_parking_zone
-
-
-def _fmt(value: object) -> object:
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.3f}"
-    return value
-
-
-def write_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[str, object]]) -> None:
-    """Write dict rows as CSV; NaN becomes an empty cell, floats keep 3 decimals."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([_fmt(row[c]) for c in columns])
 
 
 def _image_polygon(camera: PinholeCamera, road: Polygon) -> list[tuple[float, float]]:

@@ -37,13 +37,14 @@ from yingyan.sim.groundtruth import (
     row_geometry,
 )
 from yingyan.sim.network import build_network
-from yingyan.sim.outputs import calibration_for, spacetime_chart, write_csv, write_site
+from yingyan.sim.outputs import calibration_for, spacetime_chart, write_site
 from yingyan.sim.render import CameraRenderer
 from yingyan.sim.scenario import Checkpoint, Direction, Scenario
 from yingyan.sim.traffic import IncidentRecord, Trajectories, simulate
-from yingyan.sim.video import VideoWriter
+from yingyan.tables import write_csv
 from yingyan.traffic.levels import default_thresholds
 from yingyan.traffic.state import LANE_STATE_COLUMNS
+from yingyan.video import VideoWriter
 
 log = logging.getLogger(__name__)
 
