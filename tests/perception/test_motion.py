@@ -8,13 +8,10 @@ from pathlib import Path
 
 import av
 import numpy as np
-import pytest
 import supervision as sv
 
 from tests.conftest import load_manifest
 from yingyan.perception.motion import MotionDetector
-from yingyan.sim.library import load_builtin
-from yingyan.sim.runner import RunOptions, run_scenario
 
 
 def _road(rng: np.random.Generator) -> np.ndarray:
@@ -50,13 +47,8 @@ def test_lighting_drift_does_not_light_up_the_frame() -> None:
     assert found <= 5
 
 
-@pytest.fixture(scope="module")
-def parking(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "parking"
-    return run_scenario(load_builtin("kerb-illegal-parking"), out, RunOptions(seed=3, duration_s=200, fps=5, workers=2))
-
-
-def test_on_the_simulator_it_finds_near_vehicles_and_keeps_the_parked_car(parking: Path) -> None:
+def test_on_the_simulator_it_finds_near_vehicles_and_keeps_the_parked_car(parking_rendered: Path) -> None:
+    parking = parking_rendered
     (incident,) = load_manifest(parking)["incidents"]
     (parked,) = incident["vehicle_ids"]
     truth: dict[int, list[tuple[str, np.ndarray, float]]] = defaultdict(list)
