@@ -31,8 +31,10 @@ class MotionDetector:
         slow_memory_s: float = 300.0,
         min_area_frac: float = 0.0004,
         warmup_frames: int = 25,
+        process_width: int | None = 640,
     ) -> None:
         self.fps = fps
+        self.process_width = process_width
         self.fast = cv2.createBackgroundSubtractorMOG2(history=fast_history_frames, varThreshold=25, detectShadows=True)
         self.slow = cv2.createBackgroundSubtractorMOG2(history=500, varThreshold=25, detectShadows=True)
         self.slow_rate = 0.105 / (fps * slow_memory_s)
@@ -63,6 +65,12 @@ class MotionDetector:
 
     def update(self, image: np.ndarray) -> sv.Detections:
         """Moving and recently stopped objects in ``image`` (BGR)."""
+        scale = 1.0
+        if self.process_width is not None and image.shape[1] > self.process_width:
+            # Background models at reduced size: a quarter of the pixels costs a quarter of the time.
+            scale = image.shape[1] / self.process_width
+            size = (self.process_width, round(image.shape[0] / scale))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         frame = self._compensate(image)
         k = self._frames
         self._frames += 1
@@ -96,7 +104,7 @@ class MotionDetector:
         if not boxes:
             return sv.Detections.empty()
         return sv.Detections(
-            xyxy=np.asarray(boxes, dtype=np.float32),
+            xyxy=np.asarray(boxes, dtype=np.float32) * scale,
             confidence=np.asarray(fill, dtype=np.float32),
             class_id=np.full(len(boxes), CAR, dtype=int),
             data={"stationary": np.asarray(stationary, dtype=bool)},
