@@ -177,6 +177,24 @@ def demo(
     out.print(f"run in [bold]{path}[/]: videos under cameras/*/video.mp4, charts spacetime_*.png, manifest.json")
 
 
+@app.command("calibrate")
+def calibrate_cmd(
+    spec: Annotated[
+        Path, typer.Argument(help="Calibration input YAML: point pairs, lanes, frame (see docs/formats.md).")
+    ],
+    out_file: Annotated[Path, typer.Option("--out", help="Calibration JSON to write; the overlay PNG goes beside it.")],
+) -> None:
+    """Fit a camera's image ↔ road homography from 4+ point pairs; write the calibration and an overlay PNG."""
+    from yingyan.perception.calibrate import run_calibration
+
+    try:
+        cal, png, rms = run_calibration(spec, out_file)
+    except YingyanError as error:
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    out.print(f"wrote [bold]{cal}[/] and [bold]{png}[/] (check the grid by eye); reprojection error {rms:.2f} px RMS")
+
+
 class DetectorName(StrEnum):
     """Detector back-ends."""
 
