@@ -105,7 +105,7 @@ class MotionDetector:
             return sv.Detections.empty()
         return sv.Detections(
             xyxy=np.asarray(boxes, dtype=np.float32) * scale,
-            confidence=np.asarray(fill, dtype=np.float32),
+            confidence=np.ones(len(boxes), dtype=np.float32),  # a blob is a detection; fill says little
             class_id=np.full(len(boxes), CAR, dtype=int),
             data={"stationary": np.asarray(stationary, dtype=bool)},
         )
