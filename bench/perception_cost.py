@@ -21,6 +21,7 @@ import cv2
 from rich.console import Console
 from rich.table import Table
 
+from yingyan.perception.gating import GatedDetector
 from yingyan.perception.motion import MotionDetector
 from yingyan.perception.onnx import OnnxDetector
 from yingyan.perception.tracking import VehicleTracker
@@ -38,6 +39,8 @@ def cost(clip: Path, seconds: float, backend: str) -> tuple[float, float]:
         detector = MotionDetector(fps=5)
     elif backend == "onnx":
         detector = OnnxDetector(SHARED / "models" / "yolox_nano_416.onnx", threads=1)
+    elif backend == "gated onnx":
+        detector = GatedDetector(OnnxDetector(SHARED / "models" / "yolox_nano_416.onnx", threads=1), fps=5)
     tracker = VehicleTracker()
     cpu0 = time.process_time()
     last = 0.0
@@ -72,7 +75,7 @@ def main() -> int:
             w, h = int(probe.get(cv2.CAP_PROP_FRAME_WIDTH)), int(probe.get(cv2.CAP_PROP_FRAME_HEIGHT))
             size = f"{w}x{h} @ {probe.get(cv2.CAP_PROP_FPS):.0f} fps"
             probe.release()
-            for backend in ("decode only", "motion", "onnx"):
+            for backend in ("decode only", "motion", "onnx", "gated onnx"):
                 c, _ = cost(clip, args.seconds, backend)
                 name = clip.name if "cameras" not in str(clip) else "sim free-flow K1"
                 table.add_row(name, size, backend, f"{c:.3f}", f"{1 / c:.1f}")

@@ -200,6 +200,7 @@ class DetectorName(StrEnum):
 
     MOTION = "motion"
     ONNX = "onnx"
+    GATED = "gated"
 
 
 @app.command("analyze")
@@ -207,7 +208,9 @@ def analyze_cmd(
     source: Annotated[str, typer.Argument(help="Video file, image folder, or stream URL (rtsp://, http://, ...).")],
     calibration: Annotated[Path, typer.Option("--calibration", help="The camera's calibration JSON.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for lane_state.csv, tracks.jsonl and overlay.mp4.")],
-    detector: Annotated[DetectorName, typer.Option(help="Detector back-end.")] = DetectorName.MOTION,
+    detector: Annotated[
+        DetectorName, typer.Option(help="motion (no weights), onnx, or gated (onnx only where motion is).")
+    ] = DetectorName.MOTION,
     model: Annotated[
         Path | None, typer.Option(help="ONNX model (YOLOX or Ultralytics export) for --detector onnx.")
     ] = None,
@@ -218,7 +221,9 @@ def analyze_cmd(
     ] = False,
 ) -> None:
     """Measure per-lane traffic state from one camera: lane_state.csv, tracks.jsonl, optional overlay."""
-    from yingyan.perception.analyze import Detector, analyze
+    from yingyan.perception.analyze import analyze
+    from yingyan.perception.detector import Detector
+    from yingyan.perception.gating import GatedDetector
     from yingyan.perception.motion import MotionDetector
     from yingyan.perception.onnx import OnnxDetector
     from yingyan.sources import SourceConfig
@@ -226,10 +231,14 @@ def analyze_cmd(
     try:
         cal = CameraCalibration.load(calibration)
         backend: Detector
-        if detector is DetectorName.ONNX:
+        if detector in (DetectorName.ONNX, DetectorName.GATED):
             if model is None:
-                raise YingyanError("--detector onnx needs --model PATH (an ONNX export of YOLOX or YOLOv8/11)")
+                raise YingyanError(
+                    f"--detector {detector.value} needs --model PATH (an ONNX export of YOLOX or YOLOv8/11)"
+                )
             backend = OnnxDetector(model)
+            if detector is DetectorName.GATED:
+                backend = GatedDetector(backend, fps=fps)
         else:
             backend = MotionDetector(fps=fps)
         with _progress() as progress:

@@ -85,3 +85,18 @@ def test_analyze_and_score_reject_bad_input_by_name(tmp_path: Path, parking_rend
     assert result.exit_code == 2 and "none.mp4" in result.output
     result = runner.invoke(app, ["score-state", str(tmp_path), str(tmp_path)])
     assert result.exit_code == 2 and "no lane_state.csv" in result.output
+
+
+def test_gated_onnx_analysis_runs_end_to_end(parking_rendered: Path, tmp_path: Path) -> None:
+    from tests.conftest import shared_or_skip
+
+    model = shared_or_skip("models", "yolox_nano_416.onnx")
+    cam = parking_rendered / "cameras" / "K2"
+    out = tmp_path / "gated"
+    args = ["analyze", str(cam / "video.mp4"), "--calibration", str(cam / "calibration.json"), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--detector", "gated", "--model", str(model)])
+    assert result.exit_code == 0, result.output
+    overall, _ = score(read_lane_states(cam), read_lane_states(out))
+    assert overall.intervals == 8 and overall.true_count > 0
+    # Flat-shaded simulator vehicles are a poor test of a COCO network: it finds some, not all.
+    assert 0 < len((out / "tracks.jsonl").read_text().splitlines())

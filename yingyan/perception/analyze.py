@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import cv2
 import numpy as np
@@ -25,15 +24,10 @@ from yingyan.traffic.meter import LaneMeter, TrackPoint
 from yingyan.traffic.state import LANE_STATE_COLUMNS
 from yingyan.video import VideoWriter
 
+from .detector import Detector
 from .tracking import VehicleTracker
 
 log = logging.getLogger(__name__)
-
-
-class Detector(Protocol):
-    """What a detector back-end offers: ``update(image) -> sv.Detections``."""
-
-    def update(self, image: np.ndarray) -> sv.Detections: ...
 
 
 @dataclass(frozen=True)
