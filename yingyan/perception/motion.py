@@ -32,11 +32,16 @@ class MotionDetector:
         min_area_frac: float = 0.0004,
         warmup_frames: int = 25,
         process_width: int | None = 640,
+        shadow_ratio: float = 0.35,
     ) -> None:
         self.fps = fps
         self.process_width = process_width
         self.fast = cv2.createBackgroundSubtractorMOG2(history=fast_history_frames, varThreshold=25, detectShadows=True)
         self.slow = cv2.createBackgroundSubtractorMOG2(history=500, varThreshold=25, detectShadows=True)
+        for model in (self.fast, self.slow):
+            # Sunlit shadows reach half the road's brightness and below; MOG2's default (0.5)
+            # takes them for vehicles, widening every box towards its shadow.
+            model.setShadowThreshold(shadow_ratio)
         self.slow_rate = 0.105 / (fps * slow_memory_s)
         self.min_area_frac = min_area_frac
         self.warmup_frames = warmup_frames
