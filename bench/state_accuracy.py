@@ -25,7 +25,7 @@ from yingyan.perception.onnx import OnnxDetector
 from yingyan.sim.library import load_builtin
 from yingyan.sim.runner import RunOptions, run_scenario
 from yingyan.sources import SourceConfig
-from yingyan.traffic.score import read_lane_states, score
+from yingyan.traffic.score import TABLE_COLUMNS, read_lane_states, score
 
 MODEL = Path(__file__).resolve().parents[2] / "shared" / "models" / "yolox_nano_416.onnx"
 
@@ -47,15 +47,7 @@ def main() -> int:
     args = parser.parse_args()
     console = Console()
     table = Table(title=f"Lane state from video ({args.detector}) against ground truth, 640x360, analysed at 5 fps")
-    for col in (
-        "scenario",
-        "lane-intervals",
-        "true count",
-        "count error %",
-        "speed MAE km/h",
-        "queue MAE m",
-        "occupancy error pts",
-    ):
+    for col in ("scenario", *TABLE_COLUMNS):
         table.add_column(col, justify="right")
     with tempfile.TemporaryDirectory() as tmp:
         root = args.out or Path(tmp)
@@ -77,26 +69,10 @@ def main() -> int:
             overall, _ = score(truth, pred)
             truth_all |= {(f"{name}/{k[0]}", k[1]): v for k, v in truth.items()}
             pred_all |= {(f"{name}/{k[0]}", k[1]): v for k, v in pred.items()}
-            table.add_row(
-                name,
-                str(overall.intervals),
-                str(overall.true_count),
-                f"{overall.count_error_pct:.1f}",
-                f"{overall.speed_mae_kmh:.2f}",
-                f"{overall.queue_mae_m:.1f}",
-                f"{overall.occupancy_mae_pts:.2f}",
-            )
+            table.add_row(name, *overall.cells())
             console.print(f"{name}: done")
         overall, _ = score(truth_all, pred_all)
-        table.add_row(
-            "all",
-            str(overall.intervals),
-            str(overall.true_count),
-            f"{overall.count_error_pct:.1f}",
-            f"{overall.speed_mae_kmh:.2f}",
-            f"{overall.queue_mae_m:.1f}",
-            f"{overall.occupancy_mae_pts:.2f}",
-        )
+        table.add_row("all", *overall.cells())
     console.print(table)
     return 0
 

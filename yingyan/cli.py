@@ -263,7 +263,7 @@ def score_state(
     pred_dir: Annotated[Path, typer.Argument(help="Measurements: `yingyan analyze` output(s).")],
 ) -> None:
     """Compare measured lane state with ground truth; print and write score.json in PRED_DIR."""
-    from yingyan.traffic.score import read_lane_states, score
+    from yingyan.traffic.score import TABLE_COLUMNS, read_lane_states, score
 
     try:
         overall, per_lane = score(read_lane_states(truth_dir), read_lane_states(pred_dir))
@@ -271,19 +271,10 @@ def score_state(
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     table = Table(title=f"lane state: {pred_dir} against {truth_dir}")
-    for col in (
-        "lane",
-        "intervals",
-        "true count",
-        "count error %",
-        "speed MAE km/h",
-        "queue MAE m",
-        "occupancy error pts",
-    ):
+    for col in ("lane", *TABLE_COLUMNS):
         table.add_column(col, justify="right")
     for name, e in [*per_lane.items(), ("overall", overall)]:
-        table.add_row(name, str(e.intervals), str(e.true_count), f"{e.count_error_pct:.1f}", f"{e.speed_mae_kmh:.2f}",
-                      f"{e.queue_mae_m:.1f}", f"{e.occupancy_mae_pts:.2f}")  # fmt: skip
+        table.add_row(name, *e.cells())
     out.print(table)
     report = {"overall": overall.as_dict(), "lanes": {k: v.as_dict() for k, v in per_lane.items()}}
     target = pred_dir if pred_dir.is_dir() else pred_dir.parent

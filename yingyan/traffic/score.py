@@ -24,6 +24,27 @@ class StateErrors:
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
 
+    def cells(self) -> list[str]:
+        """The figures as table cells, in the order of :data:`TABLE_COLUMNS` after the name."""
+        return [
+            str(self.intervals),
+            str(self.true_count),
+            f"{self.count_error_pct:.1f}",
+            f"{self.speed_mae_kmh:.2f}",
+            f"{self.queue_mae_m:.1f}",
+            f"{self.occupancy_mae_pts:.2f}",
+        ]
+
+
+TABLE_COLUMNS: tuple[str, ...] = (
+    "lane-intervals",
+    "true count",
+    "count error %",
+    "speed MAE km/h",
+    "queue MAE m",
+    "occupancy error pts",
+)
+
 
 def read_lane_states(root: Path) -> dict[tuple[str, float], dict[str, str]]:
     """Every ``lane_state.csv`` under ``root`` (or ``root`` itself), keyed by (lane id, interval start)."""
