@@ -76,3 +76,17 @@ def test_on_the_simulator_it_finds_near_vehicles_and_keeps_the_parked_car(parkin
     assert near_total > 200 and near_hits / near_total > 0.6
     assert parked_total > 100 and parked_hits / parked_total > 0.7
     assert parked_stationary >= 0.9 * parked_hits
+
+
+def test_a_blob_of_two_cars_in_a_row_is_split_and_one_car_is_not() -> None:
+    from yingyan.perception.motion import split_rows
+
+    one = np.zeros((30, 20), bool)
+    one[:, 2:18] = True
+    assert split_rows(one) == [(0, 30)]
+    two = np.zeros((40, 20), bool)
+    two[0:18, 2:18] = True  # the car in front
+    two[18:21, 9:11] = True  # a thin bridge of shadow between them
+    two[21:40, 3:17] = True  # the car behind
+    parts = split_rows(two)
+    assert len(parts) == 2 and 17 <= parts[0][1] <= 21

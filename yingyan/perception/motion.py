@@ -14,6 +14,8 @@ background in the fast one become boxes marked ``stationary`` in ``detections.da
 
 from __future__ import annotations
 
+import itertools
+
 import cv2
 import numpy as np
 import supervision as sv
@@ -33,7 +35,9 @@ class MotionDetector:
         warmup_frames: int = 25,
         process_width: int | None = 640,
         shadow_ratio: float = 0.35,
+        split: bool = True,
     ) -> None:
+        self.split = split
         self.fps = fps
         self.process_width = process_width
         self.fast = cv2.createBackgroundSubtractorMOG2(history=fast_history_frames, varThreshold=25, detectShadows=True)
@@ -98,14 +102,20 @@ class MotionDetector:
         fill: list[float] = []
         stationary: list[bool] = []
         for mask, is_stationary in ((moving, False), (stopped, True)):
-            count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+            count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
             for i in range(1, count):
                 x, y, w, h, area = (int(v) for v in stats[i])
                 if area < min_area or w < 3 or h < 3:
                     continue
-                boxes.append((x, y, x + w, y + h))
-                fill.append(area / float(w * h))
-                stationary.append(is_stationary)
+                blob = labels[y : y + h, x : x + w] == i
+                for y0, y1 in split_rows(blob) if self.split else [(0, h)]:
+                    part = blob[y0:y1]
+                    cols = np.nonzero(part.any(axis=0))[0]
+                    if len(cols) == 0 or part.sum() < min_area / 2:
+                        continue
+                    boxes.append((x + int(cols[0]), y + y0, x + int(cols[-1]) + 1, y + y1))
+                    fill.append(float(part.mean()))
+                    stationary.append(is_stationary)
         if not boxes:
             return sv.Detections.empty()
         return sv.Detections(
@@ -114,3 +124,29 @@ class MotionDetector:
             class_id=np.full(len(boxes), CAR, dtype=int),
             data={"stationary": np.asarray(stationary, dtype=bool)},
         )
+
+
+def split_rows(blob: np.ndarray, valley: float = 0.35, min_rows: int = 6) -> list[tuple[int, int]]:
+    """Row ranges of the vehicles in a blob of vehicles that follow each other up the image.
+
+    Cars queued in one lane touch in the image and form one tall blob; between two of them the
+    blob narrows (the gap, the windscreen of the one behind). Rows whose width falls below
+    ``valley`` of the blob's typical width, with at least ``min_rows`` rows on either side, cut it.
+    """
+    width = blob.sum(axis=1).astype(np.float64)
+    h = len(width)
+    if h < 2 * min_rows:
+        return [(0, h)]
+    smooth = np.convolve(width, np.ones(3) / 3, mode="same")
+    typical = float(np.median(smooth[smooth > 0])) if np.any(smooth > 0) else 0.0
+    cuts = [0]
+    r = min_rows
+    while r < h - min_rows:
+        if smooth[r] < valley * typical and smooth[r] == smooth[max(r - 2, 0) : r + 3].min():
+            if r - cuts[-1] >= min_rows:
+                cuts.append(r)
+                r += min_rows
+                continue
+        r += 1
+    cuts.append(h)
+    return list(itertools.pairwise(cuts))
