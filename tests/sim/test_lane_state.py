@@ -92,3 +92,14 @@ def test_congestion_episode_needs_a_sustained_slowdown() -> None:
     still = np.concatenate([np.full(10, 50.0), np.full(50, 5.0)])
     (open_ended,) = congestion_episodes(still, threshold_kmh=30.0, duration_s=600.0)
     assert open_ended.start_s == 100.0 and open_ended.end_s is None
+
+
+def test_a_vehicle_jittering_across_the_line_counts_once() -> None:
+    # A measured position that wobbles ±0.6 m around the counting line while the car creeps.
+    traj = _trajectories([(1052.0, 0.02, -1.75)])
+    wobble = 0.6 * np.sign(np.sin(np.arange(len(traj.x)) * 0.7))
+    jittery = Trajectories(
+        step_s=traj.step_s, times=traj.times, offsets=traj.offsets, vid=traj.vid, x=traj.x + wobble, y=traj.y,
+        angle=traj.angle, speed=traj.speed, signals=traj.signals, vehicles=traj.vehicles, incidents=(),
+    )  # fmt: skip
+    assert _rows(jittery)[1]["count"] == 1

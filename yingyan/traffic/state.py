@@ -114,12 +114,18 @@ def lane_state(
 
 
 def _line_crossings(obs: Observations, line_m: float) -> list[tuple[float, int, float]]:
-    """(time, lane, speed) of each vehicle centre crossing the counting line downstream."""
+    """(time, lane, speed) of each vehicle's centre crossing the counting line downstream.
+
+    A vehicle counts once, at its first crossing: a measured position that jitters around the
+    line while the vehicle creeps past must not count it again.
+    """
     order = np.lexsort((obs.t, obs.vehicle))
     vid = obs.vehicle[order]
     pos = obs.centre[order]
     hit = (vid[1:] == vid[:-1]) & (pos[:-1] < line_m) & (pos[1:] >= line_m)
     idx = order[1:][hit]
+    _, first = np.unique(obs.vehicle[idx], return_index=True)
+    idx = idx[np.sort(first)]
     return [(float(obs.t[i]), int(obs.lane[i]), float(obs.speed[i])) for i in idx]
 
 
