@@ -16,8 +16,32 @@ def _fmt(value: object) -> object:
 
 def write_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[str, object]]) -> None:
     """Write dict rows as CSV; NaN becomes an empty cell, floats keep 3 decimals."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
+    with CsvTable(path, columns) as table:
+        table.write(rows)
+
+
+class CsvTable:
+    """A CSV file written row by row and flushed as it goes, so a stream that runs for days
+    (or is stopped with Ctrl-C) keeps every finished row on disk."""
+
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        self.columns = tuple(columns)
+        self._handle = path.open("w", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._handle)
+        self._writer.writerow(self.columns)
+        self.rows = 0
+
+    def write(self, rows: Iterable[dict[str, object]]) -> None:
         for row in rows:
-            writer.writerow([_fmt(row[c]) for c in columns])
+            self._writer.writerow([_fmt(row[c]) for c in self.columns])
+            self.rows += 1
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> CsvTable:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

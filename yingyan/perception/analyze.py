@@ -19,7 +19,7 @@ import supervision as sv
 
 from yingyan.calibration import CameraCalibration
 from yingyan.sources import FrameReader, SourceConfig
-from yingyan.tables import write_csv
+from yingyan.tables import CsvTable
 from yingyan.traffic.meter import LaneMeter, TrackPoint
 from yingyan.traffic.state import LANE_STATE_COLUMNS
 from yingyan.video import VideoWriter
@@ -49,42 +49,51 @@ def analyze(
     render: bool = False,
     on_frame: Callable[[float], None] | None = None,
 ) -> AnalysisSummary:
-    """Analyse one camera's source into ``out``; returns counts of what was written."""
+    """Analyse one camera's source into ``out``; returns counts of what was written.
+
+    Lane-state rows are written as each interval completes, so a live stream that runs for
+    days, or is stopped, keeps every finished interval on disk.
+    """
     out.mkdir(parents=True, exist_ok=True)
     fps = source.fps or 5.0
     tracker = VehicleTracker()
     meter = LaneMeter(calibration, interval_s=interval_s, dt_s=1.0 / fps)
-    rows: list[dict[str, object]] = []
     seen: set[int] = set()
     writer: VideoWriter | None = None
+    table: CsvTable | None = None  # opened with the first frame: a source that fails leaves no files
+    log_file = None
     frames = 0
     last_t = 0.0
-    with (
-        FrameReader(source, name=calibration.camera_id) as reader,
-        (out / "tracks.jsonl").open("w", encoding="utf-8") as log_file,
-    ):
-        for frame in reader:
-            image = frame.image
-            if tuple(image.shape[1::-1]) != tuple(calibration.image_size):
-                image = cv2.resize(image, calibration.image_size, interpolation=cv2.INTER_AREA)
-            tracked = tracker.update(detector.update(image), frame.time_s)
-            points = meter.update(tracked, frame.time_s)
-            seen.update(p.track for p in points)
-            log_file.write(json.dumps(_frame_record(frame.time_s, tracked, points)) + "\n")
-            rows += meter.flush(frame.time_s)
-            if render:
-                if writer is None:
-                    writer = VideoWriter(out / "overlay.mp4", image.shape[1], image.shape[0], fps=fps, crf=23)
-                writer.write(_overlay(image, tracked, points, calibration))
-            frames += 1
-            last_t = frame.time_s
-            if on_frame is not None:
-                on_frame(frame.time_s)
-    if writer is not None:
-        writer.close()
-    rows += meter.finish(last_t + 1.0 / fps)
-    write_csv(out / "lane_state.csv", LANE_STATE_COLUMNS, rows)
-    return AnalysisSummary(frames=frames, tracks=len(seen), rows=len(rows), out=out)
+    try:
+        with FrameReader(source, name=calibration.camera_id) as reader:
+            for frame in reader:
+                if table is None:
+                    table = CsvTable(out / "lane_state.csv", LANE_STATE_COLUMNS)
+                    log_file = (out / "tracks.jsonl").open("w", encoding="utf-8")
+                image = frame.image
+                if tuple(image.shape[1::-1]) != tuple(calibration.image_size):
+                    image = cv2.resize(image, calibration.image_size, interpolation=cv2.INTER_AREA)
+                tracked = tracker.update(detector.update(image), frame.time_s)
+                points = meter.update(tracked, frame.time_s)
+                seen.update(p.track for p in points)
+                assert log_file is not None
+                log_file.write(json.dumps(_frame_record(frame.time_s, tracked, points)) + "\n")
+                table.write(meter.flush(frame.time_s))
+                if render:
+                    if writer is None:
+                        writer = VideoWriter(out / "overlay.mp4", image.shape[1], image.shape[0], fps=fps, crf=23)
+                    writer.write(_overlay(image, tracked, points, calibration))
+                frames += 1
+                last_t = frame.time_s
+                if on_frame is not None:
+                    on_frame(frame.time_s)
+        if table is not None:
+            table.write(meter.finish(last_t + 1.0 / fps))
+    finally:
+        for handle in (writer, table, log_file):
+            if handle is not None:
+                handle.close()
+    return AnalysisSummary(frames=frames, tracks=len(seen), rows=table.rows if table else 0, out=out)
 
 
 def _frame_record(t: float, tracked: sv.Detections, points: list[TrackPoint]) -> dict[str, object]:
