@@ -22,6 +22,8 @@ from yingyan.traffic.state import LaneSet, Observations, Stretch, lane_state
 # Typical lengths (m) by COCO class, for occupancy and queue extents.
 CLASS_LENGTH_M: dict[int, float] = {2: 4.6, 3: 2.1, 5: 12.0, 7: 9.0, 1: 1.8, 0: 0.6}
 SPEED_WINDOW_S = 0.6  # half-width of the window over which a track's speed is fitted
+MIN_TRACK_SAMPLES = 5  # a track seen in fewer frames ...
+MIN_TRACK_SPAN_M = 10.0  # ... that moved less than this is a fragment (a split blob, a flicker), not a vehicle
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,12 @@ class LaneMeter:
 
     def _interval(self, k: int, span: float) -> list[dict[str, object]]:
         t0 = k * self.interval_s
-        window = [p for p in self._points if t0 - 2 * SPEED_WINDOW_S <= p.t < t0 + span + 2 * SPEED_WINDOW_S]
+        real = self._real_tracks()
+        window = [
+            p
+            for p in self._points
+            if p.track in real and t0 - 2 * SPEED_WINDOW_S <= p.t < t0 + span + 2 * SPEED_WINDOW_S
+        ]
         obs = self._observations(window)
         in_interval = (obs.t >= t0) & (obs.t < t0 + span)
         obs = Observations(obs.dt_s, obs.t[in_interval] - t0, obs.vehicle[in_interval], obs.lane[in_interval],
@@ -129,6 +136,17 @@ class LaneMeter:
         # Forget what no later interval needs.
         self._points = [p for p in self._points if p.t >= t0 + span - 2 * SPEED_WINDOW_S]
         return rows
+
+    def _real_tracks(self) -> set[int]:
+        """Tracks seen long enough, or far enough, to be vehicles."""
+        samples: dict[int, int] = defaultdict(int)
+        lo: dict[int, float] = {}
+        hi: dict[int, float] = {}
+        for p in self._points:
+            samples[p.track] += 1
+            lo[p.track] = min(lo.get(p.track, p.s), p.s)
+            hi[p.track] = max(hi.get(p.track, p.s), p.s)
+        return {t for t, n in samples.items() if n >= MIN_TRACK_SAMPLES or hi[t] - lo[t] >= MIN_TRACK_SPAN_M}
 
     def _observations(self, points: list[TrackPoint]) -> Observations:
         by_track: dict[int, list[TrackPoint]] = defaultdict(list)
