@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 from rich.console import Console
@@ -30,12 +32,23 @@ from yingyan.traffic.score import TABLE_COLUMNS, read_lane_states, score
 MODEL = Path(__file__).resolve().parents[2] / "shared" / "models" / "yolox_nano_416.onnx"
 
 
-def detector_for(name: str) -> Detector:
+def detector_for(name: str, fps: float) -> Detector:
     if name == "motion":
-        return MotionDetector(fps=5)
+        return MotionDetector(fps=fps)
     if name == "onnx":
         return OnnxDetector(MODEL)
-    return GatedDetector(OnnxDetector(MODEL), fps=5)
+    return GatedDetector(OnnxDetector(MODEL), fps=fps)
+
+
+def analyse_camera(job: tuple[Path, Path, str, float]) -> None:
+    """Analyse one simulated camera (run in a worker process)."""
+    cam, out, detector, fps = job
+    analyze(
+        SourceConfig(uri=str(cam / "video.mp4"), fps=fps),
+        CameraCalibration.load(cam / "calibration.json"),
+        detector_for(detector, fps),
+        out,
+    )
 
 
 def main() -> int:
@@ -43,10 +56,13 @@ def main() -> int:
     parser.add_argument("--detector", default="motion", choices=["motion", "onnx", "gated"])
     parser.add_argument("--duration", type=float, default=None, help="seconds of each scenario (default: all)")
     parser.add_argument("--scenarios", nargs="+", default=["free-flow", "corridor-peak", "night-stall"])
+    parser.add_argument("--fps", type=float, default=5.0, help="analysis rate (default 5)")
+    parser.add_argument("--jobs", type=int, default=2, help="cameras analysed in parallel (default 2)")
     parser.add_argument("--out", type=Path, default=None, help="keep runs and analyses here")
     args = parser.parse_args()
     console = Console()
-    table = Table(title=f"Lane state from video ({args.detector}) against ground truth, 640x360, analysed at 5 fps")
+    title = f"Lane state from video ({args.detector}) against ground truth, 640x360, analysed at {args.fps:g} fps"
+    table = Table(title=title)
     for col in ("scenario", *TABLE_COLUMNS):
         table.add_column(col, justify="right")
     with tempfile.TemporaryDirectory() as tmp:
@@ -57,13 +73,10 @@ def main() -> int:
             run = root / f"{name}-run"
             if not (run / "manifest.json").exists():
                 run_scenario(load_builtin(name), run, RunOptions(seed=1, duration_s=args.duration, force=True))
-            for cam in sorted((run / "cameras").iterdir()):
-                analyze(
-                    SourceConfig(uri=str(cam / "video.mp4"), fps=5),
-                    CameraCalibration.load(cam / "calibration.json"),
-                    detector_for(args.detector),
-                    root / f"{name}-{args.detector}" / cam.name,
-                )
+            cams = sorted((run / "cameras").iterdir())
+            jobs = [(cam, root / f"{name}-{args.detector}" / cam.name, args.detector, args.fps) for cam in cams]
+            with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
+                list(pool.map(analyse_camera, jobs))
             truth = read_lane_states(run / "cameras")
             pred = read_lane_states(root / f"{name}-{args.detector}")
             overall, _ = score(truth, pred)

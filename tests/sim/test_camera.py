@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -36,10 +37,10 @@ def test_homography_round_trips_and_agrees_with_projection(
 
 def test_oncoming_camera_sees_the_stretch_upstream_of_its_pole() -> None:
     net = Network()
-    cp = Checkpoint(id="K", position_m=1000)
+    cp = Checkpoint(id="K", position_m=1000, resolution=(1280, 720))
     cam = camera_for(cp, net)
     zone = measurement_zone(cp, cam, net)
-    assert zone.hi_m < 1000 and zone.hi_m - zone.lo_m == cp.view_m
+    assert zone.hi_m < 1000 and zone.hi_m - zone.lo_m == pytest.approx(cp.view_m)
     assert zone.downstream_m == zone.hi_m and zone.lo_m < zone.counting_m < zone.hi_m
     # A point in the middle of the measured lane projects into the image.
     pix, depth = cam.project(np.array([[0.5 * (zone.lo_m + zone.hi_m), -1.75, 0.0]]))
@@ -48,3 +49,14 @@ def test_oncoming_camera_sees_the_stretch_upstream_of_its_pole() -> None:
     rev = Checkpoint(id="R", position_m=1000, watch=Direction.REVERSE)
     rzone = measurement_zone(rev, camera_for(rev, net), net)
     assert rzone.lo_m > 1000 and rzone.downstream_m == rzone.lo_m
+
+
+def test_measured_stretch_ends_where_a_car_is_still_resolved() -> None:
+    """At 640x360 the stretch is cut short where a car would be narrower than 12 px."""
+    net = Network()
+    cp = Checkpoint(id="K", position_m=1000, resolution=(640, 360))
+    cam = camera_for(cp, net)
+    zone = measurement_zone(cp, cam, net)
+    assert zone.hi_m - zone.lo_m < cp.view_m
+    pix, _ = cam.project(np.array([[zone.lo_m, -1.75 - 0.9, 0.0], [zone.lo_m, -1.75 + 0.9, 0.0]]))
+    assert abs(pix[1, 0] - pix[0, 0]) >= 11.0

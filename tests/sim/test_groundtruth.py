@@ -38,7 +38,8 @@ def test_queue_grows_upstream_after_the_stall(stall_truth: Path) -> None:
     before = _max_queue(k3, 0, 150)
     after = _max_queue(k3, 300, 600)
     assert before < 10.0
-    assert after > 100.0  # most of the 150 m measured stretch is queued
+    lo, hi = next(c["measured_m"] for c in load_manifest(stall_truth)["cameras"] if c["id"] == "K3")
+    assert after > 0.7 * (hi - lo)  # most of the measured stretch is queued
     speeds_after = [float(r["speed_space_mean_kmh"]) for r in k3 if float(r["interval_start_s"]) >= 360]
     assert max(speeds_after) < 20.0
     assert all(int(r["level"]) >= 3 for r in k3 if float(r["interval_start_s"]) >= 360)
@@ -111,7 +112,7 @@ def test_crash_brings_two_vehicles_to_rest_and_backs_up_the_approach(incident_ru
     (crash,) = load_manifest(incident_runs["crash-junction"])["incidents"]
     assert crash["type"] == "crash" and len(crash["vehicle_ids"]) == 2
     assert crash["trigger_s"] >= 180.0 and crash["start_s"] - crash["trigger_s"] < 12.0  # a hard brake, then the hit
-    assert 900.0 - 80.0 < crash["position_m"] <= 900.0
+    assert 1010.0 - 80.0 < crash["position_m"] <= 1010.0
     assert crash["camera_ids"] == ["K2"]
     assert crash["congestion"]["K2"]["start_s"] >= crash["start_s"] - 10.0
 

@@ -96,22 +96,27 @@ def analyze(
     return AnalysisSummary(frames=frames, tracks=len(seen), rows=table.rows if table else 0, out=out)
 
 
-def _frame_record(t: float, tracked: sv.Detections, points: list[TrackPoint]) -> dict[str, object]:
-    by_track = {p.track: p for p in points}
-    objects = []
+def _confirmed(tracked: sv.Detections) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the detections with a tracker id, and their stationary flags."""
     ids = tracked.tracker_id if tracked.tracker_id is not None else np.full(len(tracked), -1)
-    for i, box in enumerate(tracked.xyxy):
-        track = int(ids[i])
-        if track < 0:
-            continue
-        p = by_track.get(track)
+    still = np.asarray(tracked.data.get("stationary", np.zeros(len(tracked), bool)), dtype=bool)
+    keep = np.nonzero(ids >= 0)[0]
+    return keep, still[keep]
+
+
+def _frame_record(t: float, tracked: sv.Detections, points: list[TrackPoint]) -> dict[str, object]:
+    """One line of tracks.jsonl: every confirmed track (stitched id) with its box and road place."""
+    keep, still = _confirmed(tracked)
+    objects = []
+    for i, p, is_still in zip(keep, points, still, strict=True):
         objects.append({
-            "id": track,
-            "class_id": int(tracked.class_id[i]) if tracked.class_id is not None else 2,
-            "box": [round(float(v), 1) for v in box],
-            "road": None if p is None else [round(p.road[0], 2), round(p.road[1], 2)],
-            "lane": None if p is None else p.lane,
-            "stationary": bool(tracked.data.get("stationary", np.zeros(len(tracked), bool))[i]),
+            "id": p.track,
+            "class_id": p.class_id,
+            "box": [round(float(v), 1) for v in tracked.xyxy[i]],
+            "road": [round(p.road[0], 2), round(p.road[1], 2)],
+            "lane": p.lane,
+            "speed_kmh": round(p.speed * 3.6, 1),
+            "stationary": bool(is_still),
         })  # fmt: skip
     return {"t_s": round(t, 3), "tracks": objects}
 
@@ -130,13 +135,11 @@ def _overlay(
     for line in calibration.counting_lines:
         (x1, y1), (x2, y2) = line.image
         cv2.line(canvas, (int(x1), int(y1)), (int(x2), int(y2)), (0, 255, 255), 1, cv2.LINE_AA)
-    ids = tracked.tracker_id if tracked.tracker_id is not None else np.full(len(tracked), -1)
-    stationary = tracked.data.get("stationary", np.zeros(len(tracked), bool))
-    for box, track, still in zip(tracked.xyxy, ids, stationary, strict=True):
-        if track < 0:
-            continue
-        colour = (0, 0, 255) if still else (0, 220, 0)
-        x1, y1, x2, y2 = (int(v) for v in box)
+    keep, still = _confirmed(tracked)
+    for i, p, is_still in zip(keep, points, still, strict=True):
+        colour = (0, 0, 255) if is_still else (0, 220, 0)
+        x1, y1, x2, y2 = (int(v) for v in tracked.xyxy[i])
         cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, 1, cv2.LINE_AA)
-        cv2.putText(canvas, f"#{track}", (x1, max(y1 - 3, 8)), cv2.FONT_HERSHEY_SIMPLEX, 0.35, colour, 1, cv2.LINE_AA)
+        label = f"#{p.track} {abs(p.speed) * 3.6:.0f}km/h"
+        cv2.putText(canvas, label, (x1, max(y1 - 3, 8)), cv2.FONT_HERSHEY_SIMPLEX, 0.35, colour, 1, cv2.LINE_AA)
     return canvas

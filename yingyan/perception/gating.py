@@ -39,7 +39,7 @@ class GatedDetector:
         moving = self.motion.update(image)
         k = self._frames
         self._frames += 1
-        if k % self.full_every == 0:
+        if k % self.full_every == 0 or not self.motion.ready:  # no motion known yet: whole frames
             self.neural_calls += 1
             self._static = self.neural.update(image)
             return self._static

@@ -29,10 +29,11 @@ class MotionDetector:
     def __init__(
         self,
         fps: float,
-        fast_history_frames: int = 50,
+        fast_history_s: float = 10.0,
         slow_memory_s: float = 300.0,
         min_area_frac: float = 0.0004,
-        warmup_frames: int = 25,
+        warmup_s: float = 8.0,
+        settle_s: float = 2.0,
         process_width: int | None = 640,
         shadow_ratio: float = 0.35,
         split: bool = False,  # off: on balance it splits single vehicles in dense traffic (bench/README.md)
@@ -40,6 +41,7 @@ class MotionDetector:
         self.split = split
         self.fps = fps
         self.process_width = process_width
+        fast_history_frames = max(round(fast_history_s * fps), 10)
         self.fast = cv2.createBackgroundSubtractorMOG2(history=fast_history_frames, varThreshold=25, detectShadows=True)
         self.slow = cv2.createBackgroundSubtractorMOG2(history=500, varThreshold=25, detectShadows=True)
         for model in (self.fast, self.slow):
@@ -48,11 +50,19 @@ class MotionDetector:
             model.setShadowThreshold(shadow_ratio)
         self.slow_rate = 0.105 / (fps * slow_memory_s)
         self.min_area_frac = min_area_frac
-        self.warmup_frames = warmup_frames
+        self.warmup_frames = max(round(warmup_s * fps), 5)
+        self._warmup: list[np.ndarray] = []
+        self._settle_frames = max(round(settle_s * fps), 1)
+        self._still_age: np.ndarray | None = None
         self._frames = 0
         self._reference: float | None = None
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+
+    @property
+    def ready(self) -> bool:
+        """Whether the warm-up is over (before it, ``update`` returns nothing)."""
+        return self._frames > self.warmup_frames
 
     def _compensate(self, image: np.ndarray) -> np.ndarray:
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
@@ -83,12 +93,20 @@ class MotionDetector:
         frame = self._compensate(image)
         k = self._frames
         self._frames += 1
-        warm = k < self.warmup_frames
-        # While warming up both models average the first frames; then each keeps its own pace.
-        fast_fg = self.fast.apply(frame, learningRate=1.0 / (k + 1) if warm else -1)
-        slow_fg = self.slow.apply(frame, learningRate=1.0 / (k + 1) if warm else self.slow_rate)
-        if warm:
+        if k < self.warmup_frames:
+            # Warming up: the fast model learns as it goes; the slow one starts from the median of
+            # the warm-up frames, the empty road. Started from a plain average, every vehicle that
+            # passed during the warm-up would leave a ghost that the slow model keeps for minutes.
+            self.fast.apply(frame, learningRate=1.0 / (k + 1))
+            self._warmup.append(frame)
+            if k == self.warmup_frames - 1:
+                background = np.median(np.stack(self._warmup), axis=0).astype(np.uint8)
+                self._warmup.clear()
+                for _ in range(3):
+                    self.slow.apply(background, learningRate=1.0)
             return sv.Detections.empty()
+        fast_fg = self.fast.apply(frame, learningRate=-1)
+        slow_fg = self.slow.apply(frame, learningRate=self.slow_rate)
         fast_mask = (fast_fg > 200).astype(np.uint8)  # 127 marks shadows
         slow_mask = (slow_fg > 200).astype(np.uint8)
         # Moving things from the fast model; what only the slow model still sees has stopped.
@@ -96,7 +114,14 @@ class MotionDetector:
         # squeezing past it.
         moving = self._clean(fast_mask)
         recent = np.asarray(cv2.dilate(fast_mask, self._close), dtype=np.uint8)
-        stopped = self._clean(slow_mask & (1 - recent))
+        # A stopped vehicle stays where it is: only what has stayed still for ``settle_s`` counts
+        # as stopped (a distant vehicle creeping up the image, half absorbed by the fast model,
+        # does not).
+        candidate = slow_mask & (1 - recent)
+        if self._still_age is None:
+            self._still_age = np.zeros(candidate.shape, np.uint16)
+        self._still_age = np.where(candidate > 0, np.minimum(self._still_age + 1, 60000), 0).astype(np.uint16)
+        stopped = self._clean((self._still_age >= self._settle_frames).astype(np.uint8))
         min_area = self.min_area_frac * fast_mask.shape[0] * fast_mask.shape[1]
         boxes: list[tuple[int, int, int, int]] = []
         fill: list[float] = []

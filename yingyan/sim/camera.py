@@ -13,6 +13,8 @@ import numpy as np
 
 from yingyan.sim.scenario import Checkpoint, Direction, Network
 
+MIN_CAR_PX = 12.0  # a car narrower than this in the image is beyond the measured stretch
+
 
 @dataclass(frozen=True)
 class PinholeCamera:
@@ -123,13 +125,17 @@ def measurement_zone(cp: Checkpoint, camera: PinholeCamera, network: Network) ->
     """The measured stretch: from just inside the image bottom, ``view_m`` away from the camera."""
     near = camera.ground_distance_at_row(camera.height - 1) + 2.0
     near = max(near, 3.0)
+    # Beyond the distance at which a car (1.8 m wide) spans MIN_CAR_PX pixels, a camera
+    # resolves nothing worth measuring: the stretch ends there.
+    resolvable = float(camera.k[0, 0]) * 1.8 / MIN_CAR_PX
+    view = max(min(cp.view_m, resolvable - near), 20.0)
     if looks_towards_smaller_chainage(cp):
         hi = cp.position_m - near
-        lo = max(hi - cp.view_m, 0.0)
+        lo = max(hi - view, 0.0)
         near_end, far_end = hi, lo
     else:
         lo = cp.position_m + near
-        hi = min(lo + cp.view_m, network.length_m)
+        hi = min(lo + view, network.length_m)
         near_end, far_end = lo, hi
     downstream = hi if cp.watch is Direction.FORWARD else lo
     counting = near_end + 0.25 * (far_end - near_end)

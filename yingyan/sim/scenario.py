@@ -200,7 +200,10 @@ class Checkpoint(StrictModel):
     view_m: float = Field(
         default=150.0,
         title="Measured length (m)",
-        description="Length of road in front of the camera over which lanes are measured.",
+        description=(
+            "Length of road in front of the camera over which lanes are measured; shortened to where a car "
+            "is still 12 px wide in the image (farther, no detector measures it)."
+        ),
         ge=20,
         le=400,
     )

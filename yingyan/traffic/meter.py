@@ -16,11 +16,13 @@ import numpy as np
 import supervision as sv
 
 from yingyan.calibration import CameraCalibration
+from yingyan.traffic.footprint import CLASS_SIZE_M, FootprintLocator
 from yingyan.traffic.levels import default_thresholds
 from yingyan.traffic.state import LaneSet, Observations, Stretch, lane_state
+from yingyan.traffic.stitch import TrackStitcher
 
 # Typical lengths (m) by COCO class, for occupancy and queue extents.
-CLASS_LENGTH_M: dict[int, float] = {2: 4.6, 3: 2.1, 5: 12.0, 7: 9.0, 1: 1.8, 0: 0.6}
+CLASS_LENGTH_M: dict[int, float] = {cls: size[0] for cls, size in CLASS_SIZE_M.items()}
 SPEED_WINDOW_S = 0.6  # half-width of the window over which a track's speed is fitted
 MIN_TRACK_SAMPLES = 5  # a track seen in fewer frames ...
 MIN_TRACK_SPAN_M = 10.0  # ... that moved less than this is a fragment (a split blob, a flicker), not a vehicle
@@ -33,9 +35,10 @@ class TrackPoint:
     t: float
     track: int
     class_id: int
-    road: tuple[float, float]
+    road: tuple[float, float]  # centre of the footprint
     lane: int  # lane number, 0 = on no measured lane
     s: float  # travel coordinate of the front bumper
+    speed: float = 0.0  # m/s along travel over the last second or so (for display; lane state fits its own)
 
 
 class LaneMeter:
@@ -68,36 +71,34 @@ class LaneMeter:
         else:
             counting = lo + 0.75 * (hi - lo)
         self.stretch = Stretch(lo_m=lo, hi_m=hi, counting_m=counting)
-        self._box_bottom_is_front = self._oncoming()
+        self._across = np.array([-self._travel[1], self._travel[0]])
+        self._locator = FootprintLocator(calibration)
+        self._stitcher = TrackStitcher()
         self._points: list[TrackPoint] = []
         self._next_interval = 0
 
-    def _oncoming(self) -> bool:
-        """Whether traffic comes towards the camera (then a box's bottom edge is the front bumper)."""
-        centre = np.mean(self._polygons[0][1], axis=0)
-        ahead = centre + 5.0 * self._travel
-        pix = self.calibration.road_to_image(np.array([centre, ahead]))
-        return bool(pix[1, 1] > pix[0, 1])
-
     def update(self, tracked: sv.Detections, time_s: float) -> list[TrackPoint]:
-        """Place this frame's confirmed tracks on the road and remember them."""
+        """Place this frame's confirmed tracks on the road and remember them.
+
+        Returns one point per detection with a tracker id ≥ 0, in order; a track re-found after
+        a short loss carries its earlier id (:class:`~yingyan.traffic.stitch.TrackStitcher`).
+        """
         if len(tracked) == 0 or tracked.tracker_id is None:
             return []
         keep = tracked.tracker_id >= 0
         xyxy = tracked.xyxy[keep]
         ids = tracked.tracker_id[keep]
         classes = tracked.class_id[keep] if tracked.class_id is not None else np.full(len(ids), 2)
-        foot = np.column_stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]])
-        road = self.calibration.image_to_road(foot) if len(foot) else np.zeros((0, 2))
+        centres = self._locator.locate(xyxy, classes)
+        ids = self._stitcher.update(time_s, ids, centres @ self._travel, centres @ self._across)
         points = []
-        for (u, v), track, cls in zip(road, ids, classes, strict=True):
+        for (u, v), track, cls in zip(centres, ids, classes, strict=True):
             lane = next(
                 (n for n, poly in self._polygons if cv2.pointPolygonTest(poly, (float(u), float(v)), False) >= 0), 0
             )
-            s = float(np.array([u, v]) @ self._travel)
-            if not self._box_bottom_is_front:
-                s += CLASS_LENGTH_M.get(int(cls), 4.6)
-            points.append(TrackPoint(time_s, int(track), int(cls), (float(u), float(v)), lane, s))
+            s = float(np.array([u, v]) @ self._travel) + CLASS_LENGTH_M.get(int(cls), 4.6) / 2
+            speed = self._stitcher.speed(int(track))
+            points.append(TrackPoint(time_s, int(track), int(cls), (float(u), float(v)), lane, s, speed))
         self._points.extend(points)
         return points
 
