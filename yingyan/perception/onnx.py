@@ -20,7 +20,7 @@ import onnxruntime as ort
 import supervision as sv
 
 from yingyan.errors import YingyanError
-from yingyan.perception.classes import CLASS_NAMES, DEFAULT_CLASSES
+from yingyan.perception.classes import BUS, CAR, CLASS_NAMES, DEFAULT_CLASSES, TRUCK
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class OnnxDetector:
     def __init__(
         self,
         model: Path,
-        confidence: float = 0.3,
+        confidence: float = 0.2,
         nms_iou: float = 0.45,
         classes: tuple[int, ...] = DEFAULT_CLASSES,
         providers: list[str] | None = None,
@@ -171,8 +171,11 @@ class OnnxDetector:
         xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, w - 1)
         xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, h - 1)
         rects = [[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])] for b in xyxy]
+        # Car, bus and truck share one NMS group: the model often scores one vehicle as both a
+        # car and a truck, and two boxes for one vehicle would become two tracks.
+        groups = np.where(np.isin(class_ids, (BUS, TRUCK)), CAR, class_ids)
         picked = cv2.dnn.NMSBoxesBatched(
-            rects, scores.astype(float).tolist(), class_ids.astype(int).tolist(), self.confidence, self.nms_iou
+            rects, scores.astype(float).tolist(), groups.astype(int).tolist(), self.confidence, self.nms_iou
         )
         idx = np.asarray(picked, dtype=int).reshape(-1)
         return sv.Detections(

@@ -23,7 +23,7 @@ class VehicleTracker:
     """
 
     def __init__(
-        self, lost_s: float = 2.0, activation: float = 0.5, high_confidence: float = 0.5, min_iou: float = 0.1
+        self, lost_s: float = 2.0, activation: float = 0.35, high_confidence: float = 0.4, min_iou: float = 0.1
     ) -> None:
         self._tracker = ByteTrackTracker(
             lost_track_buffer=max(int(round(lost_s * 30.0)), 1),  # the library counts 30 fps frames

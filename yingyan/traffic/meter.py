@@ -25,6 +25,7 @@ from yingyan.traffic.stitch import TrackStitcher
 CLASS_LENGTH_M: dict[int, float] = {cls: size[0] for cls, size in CLASS_SIZE_M.items()}
 SPEED_WINDOW_S = 0.6  # half-width of the window over which a track's speed is fitted
 MIN_TRACK_SAMPLES = 5  # a track seen in fewer frames ...
+NEAR_LANES_M = 20.0  # tracks are stitched within this distance of the measured lanes
 MIN_TRACK_SPAN_M = 10.0  # ... that moved less than this is a fragment (a split blob, a flicker), not a vehicle
 
 
@@ -36,9 +37,47 @@ class TrackPoint:
     track: int
     class_id: int
     road: tuple[float, float]  # centre of the footprint
-    lane: int  # lane number, 0 = on no measured lane
-    s: float  # travel coordinate of the front bumper
-    speed: float = 0.0  # m/s along travel over the last second or so (for display; lane state fits its own)
+    lane: int  # lane number within its carriageway, 0 = on no measured lane
+    s: float  # front bumper along the first lane's direction of travel (m)
+    speed: float = 0.0  # m/s along that direction over the last second or so (for display)
+    direction: str = ""  # carriageway of the lane, "" when on no measured lane
+
+
+@dataclass(frozen=True)
+class Carriageway:
+    """The measured lanes of one direction of travel seen by the camera."""
+
+    name: str
+    travel: np.ndarray  # unit vector of travel on the road plane
+    polygons: list[tuple[int, np.ndarray]]  # (lane number, road polygon)
+    lanes: LaneSet
+    stretch: Stretch
+
+
+def _carriageways(calibration: CameraCalibration) -> list[Carriageway]:
+    """One :class:`Carriageway` per direction named in the calibration's lanes, in their order."""
+    out: list[Carriageway] = []
+    for name in dict.fromkeys(lane.direction for lane in calibration.lanes):
+        lanes = [lane for lane in calibration.lanes if lane.direction == name]
+        travel = np.asarray(lanes[0].travel, dtype=np.float64)
+        travel = travel / np.linalg.norm(travel)
+        polygons = [(lane.number, np.asarray(lane.polygon_road, np.float32)) for lane in lanes]
+        s_values = np.concatenate([poly @ travel for _, poly in polygons])
+        lo, hi = float(s_values.min()), float(s_values.max())
+        counting = lo + 0.75 * (hi - lo)
+        for line in calibration.counting_lines:
+            if not line.lane_ids or {lane.id for lane in lanes} & set(line.lane_ids):
+                counting = float(np.asarray(line.road, dtype=np.float64).mean(axis=0) @ travel)
+                break
+        lane_set = LaneSet(
+            camera_id=calibration.camera_id,
+            direction=name,
+            lane_ids={lane.number: lane.id for lane in lanes},
+            thresholds=default_thresholds(calibration.road_class),
+            free_flow_kmh=calibration.speed_limit_kmh,
+        )
+        out.append(Carriageway(name, travel, polygons, lane_set, Stretch(lo_m=lo, hi_m=hi, counting_m=counting)))
+    return out
 
 
 class LaneMeter:
@@ -46,36 +85,39 @@ class LaneMeter:
 
     ``update(tracked, time_s)`` records a frame and returns its track points;
     ``flush(until_s)`` returns the lane-state rows of every interval that ended by ``until_s``.
+    A camera that sees both carriageways measures each in its own direction of travel.
     """
 
     def __init__(self, calibration: CameraCalibration, interval_s: float = 60.0, dt_s: float = 0.2) -> None:
         self.calibration = calibration
         self.interval_s = interval_s
         self.dt_s = dt_s
-        lanes = calibration.lanes
-        self._polygons = [(lane.number, np.asarray(lane.polygon_road, np.float32)) for lane in lanes]
-        travel = np.asarray(lanes[0].travel, dtype=np.float64)
-        self._travel = travel / np.linalg.norm(travel)
-        self.lanes = LaneSet(
-            camera_id=calibration.camera_id,
-            direction=lanes[0].direction,
-            lane_ids={lane.number: lane.id for lane in lanes},
-            thresholds=default_thresholds(calibration.road_class),
-            free_flow_kmh=calibration.speed_limit_kmh,
-        )
-        s_values = np.concatenate([poly @ self._travel for _, poly in self._polygons])
-        lo, hi = float(s_values.min()), float(s_values.max())
-        if calibration.counting_lines:
-            line = np.asarray(calibration.counting_lines[0].road, dtype=np.float64)
-            counting = float(line.mean(axis=0) @ self._travel)
-        else:
-            counting = lo + 0.75 * (hi - lo)
-        self.stretch = Stretch(lo_m=lo, hi_m=hi, counting_m=counting)
+        self.carriageways = _carriageways(calibration)
+        self._travel = self.carriageways[0].travel
         self._across = np.array([-self._travel[1], self._travel[0]])
         self._locator = FootprintLocator(calibration)
         self._stitcher = TrackStitcher()
+        corners = np.concatenate([poly for way in self.carriageways for _, poly in way.polygons])
+        self._near_lo = corners.min(axis=0) - NEAR_LANES_M
+        self._near_hi = corners.max(axis=0) + NEAR_LANES_M
         self._points: list[TrackPoint] = []
         self._next_interval = 0
+
+    @property
+    def lanes(self) -> LaneSet:
+        """The lanes of the first carriageway (the one the camera watches)."""
+        return self.carriageways[0].lanes
+
+    @property
+    def stretch(self) -> Stretch:
+        return self.carriageways[0].stretch
+
+    def _lane_of(self, u: float, v: float) -> tuple[int, str]:
+        for way in self.carriageways:
+            for number, poly in way.polygons:
+                if cv2.pointPolygonTest(poly, (u, v), False) >= 0:
+                    return number, way.name
+        return 0, ""
 
     def update(self, tracked: sv.Detections, time_s: float) -> list[TrackPoint]:
         """Place this frame's confirmed tracks on the road and remember them.
@@ -90,15 +132,17 @@ class LaneMeter:
         ids = tracked.tracker_id[keep]
         classes = tracked.class_id[keep] if tracked.class_id is not None else np.full(len(ids), 2)
         centres = self._locator.locate(xyxy, classes)
-        ids = self._stitcher.update(time_s, ids, centres @ self._travel, centres @ self._across)
+        # Stitch only near the measured lanes: far from them (and beyond a rough calibration's
+        # horizon) road positions are too coarse to judge a track's motion, so tracker ids stand.
+        near = np.all((centres >= self._near_lo) & (centres <= self._near_hi), axis=1)
+        ids = ids.astype(int).copy()
+        ids[near] = self._stitcher.update(time_s, ids[near], centres[near] @ self._travel, centres[near] @ self._across)
         points = []
         for (u, v), track, cls in zip(centres, ids, classes, strict=True):
-            lane = next(
-                (n for n, poly in self._polygons if cv2.pointPolygonTest(poly, (float(u), float(v)), False) >= 0), 0
-            )
+            lane, direction = self._lane_of(float(u), float(v))
             s = float(np.array([u, v]) @ self._travel) + CLASS_LENGTH_M.get(int(cls), 4.6) / 2
             speed = self._stitcher.speed(int(track))
-            points.append(TrackPoint(time_s, int(track), int(cls), (float(u), float(v)), lane, s, speed))
+            points.append(TrackPoint(time_s, int(track), int(cls), (float(u), float(v)), lane, s, speed, direction))
         self._points.extend(points)
         return points
 
@@ -127,11 +171,13 @@ class LaneMeter:
             for p in self._points
             if p.track in real and t0 - 2 * SPEED_WINDOW_S <= p.t < t0 + span + 2 * SPEED_WINDOW_S
         ]
-        obs = self._observations(window)
-        in_interval = (obs.t >= t0) & (obs.t < t0 + span)
-        obs = Observations(obs.dt_s, obs.t[in_interval] - t0, obs.vehicle[in_interval], obs.lane[in_interval],
-                           obs.front[in_interval], obs.speed[in_interval], obs.length[in_interval])  # fmt: skip
-        rows = lane_state(obs, self.lanes, self.stretch, interval_s=span, duration_s=span)
+        rows: list[dict[str, object]] = []
+        for way in self.carriageways:
+            obs = self._observations(window, way)
+            in_interval = (obs.t >= t0) & (obs.t < t0 + span)
+            obs = Observations(obs.dt_s, obs.t[in_interval] - t0, obs.vehicle[in_interval], obs.lane[in_interval],
+                               obs.front[in_interval], obs.speed[in_interval], obs.length[in_interval])  # fmt: skip
+            rows += lane_state(obs, way.lanes, way.stretch, interval_s=span, duration_s=span)
         for row in rows:
             row["interval_start_s"] = t0
         # Forget what no later interval needs.
@@ -149,15 +195,17 @@ class LaneMeter:
             hi[p.track] = max(hi.get(p.track, p.s), p.s)
         return {t for t, n in samples.items() if n >= MIN_TRACK_SAMPLES or hi[t] - lo[t] >= MIN_TRACK_SPAN_M}
 
-    def _observations(self, points: list[TrackPoint]) -> Observations:
+    def _observations(self, points: list[TrackPoint], way: Carriageway) -> Observations:
+        """Observations in ``way``'s direction of travel; lanes of other carriageways count as 0."""
         by_track: dict[int, list[TrackPoint]] = defaultdict(list)
         for p in points:
             by_track[p.track].append(p)
         t, vehicle, lane, front, speed, length = [], [], [], [], [], []
         for track, pts in by_track.items():
             times = np.array([p.t for p in pts])
-            s = np.array([p.s for p in pts])
-            for p in pts:
+            lengths = np.array([CLASS_LENGTH_M.get(p.class_id, 4.6) for p in pts])
+            s = np.array([p.road for p in pts]) @ way.travel + lengths / 2
+            for i, p in enumerate(pts):
                 near = np.abs(times - p.t) <= SPEED_WINDOW_S
                 v = (
                     float(np.polyfit(times[near], s[near], 1)[0])
@@ -166,10 +214,10 @@ class LaneMeter:
                 )
                 t.append(p.t)
                 vehicle.append(track)
-                lane.append(p.lane)
-                front.append(p.s)
+                lane.append(p.lane if p.direction == way.name else 0)
+                front.append(float(s[i]))
                 speed.append(v)
-                length.append(CLASS_LENGTH_M.get(p.class_id, 4.6))
+                length.append(float(lengths[i]))
         return Observations(
             dt_s=self.dt_s, t=np.asarray(t, float), vehicle=np.asarray(vehicle, int), lane=np.asarray(lane, int),
             front=np.asarray(front, float), speed=np.asarray(speed, float), length=np.asarray(length, float),

@@ -22,6 +22,7 @@ STOPPED_MPS = 5.0 / 3.6  # slower than 5 km/h counts as stopped
 QUEUE_HEAD_MPS = 10.0 / 3.6  # a vehicle slower than 10 km/h heads a queue
 QUEUE_MEMBER_MPS = 15.0 / 3.6  # queued vehicles creep: members may move up to 15 km/h
 QUEUE_GAP_M = 20.0  # a gap longer than this ends the queue
+MAX_SPEED_MPS = 70.0  # 250 km/h: faster steps are measurement leaps, not vehicles
 
 LANE_STATE_COLUMNS: tuple[str, ...] = (
     "camera_id", "lane_id", "lane", "direction", "interval_start_s", "interval_s", "count", "flow_vph",
@@ -116,13 +117,17 @@ def lane_state(
 def _line_crossings(obs: Observations, line_m: float) -> list[tuple[float, int, float]]:
     """(time, lane, speed) of each vehicle's centre crossing the counting line downstream.
 
-    A vehicle counts once, at its first crossing: a measured position that jitters around the
-    line while the vehicle creeps past must not count it again.
+    A vehicle counts once, at its first crossing on a measured lane: a measured position that
+    jitters around the line while the vehicle creeps past must not count it again.
     """
     order = np.lexsort((obs.t, obs.vehicle))
     vid = obs.vehicle[order]
     pos = obs.centre[order]
     hit = (vid[1:] == vid[:-1]) & (pos[:-1] < line_m) & (pos[1:] >= line_m)
+    # Only crossings on a measured lane, by a step a vehicle can make (far from a camera, or
+    # past a rough calibration's horizon, measured positions leap about and cross any line).
+    step = np.abs(np.diff(pos)) <= MAX_SPEED_MPS * np.diff(obs.t[order]) + 5.0
+    hit &= (obs.lane[order][1:] != 0) & step
     idx = order[1:][hit]
     _, first = np.unique(obs.vehicle[idx], return_index=True)
     idx = idx[np.sort(first)]

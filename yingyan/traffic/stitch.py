@@ -80,8 +80,10 @@ class TrackStitcher:
         gap = max(time_s - trail.t[-1], 0.0)
         speed = trail.speed()
         predicted = trail.s[-1] + speed * gap
-        jump_along = abs(s - predicted) > self.along_tol_m + 0.5 * abs(speed) * gap
-        jump_across = abs(w - trail.w[-1]) > 1.5 * self.across_tol_m
+        # Generous: a track that starts slowly has no speed yet, and positions far from the camera
+        # are coarse; only a leap no vehicle makes, or a jump of a lane or more, is a swap.
+        jump_along = abs(s - predicted) > 2.5 * self.along_tol_m + abs(speed) * gap
+        jump_across = abs(w - trail.w[-1]) > 2.0 * self.across_tol_m
         return not (jump_along or jump_across)
 
     def _match(self, time_s: float, s: float, w: float, present: set[int]) -> int | None:
