@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import supervision as sv
 
@@ -90,3 +91,26 @@ def test_a_blob_of_two_cars_in_a_row_is_split_and_one_car_is_not() -> None:
     two[21:40, 3:17] = True  # the car behind
     parts = split_rows(two)
     assert len(parts) == 2 and 17 <= parts[0][1] <= 21
+
+
+def test_at_night_a_vehicle_is_its_pair_of_headlamps_and_street_lights_are_scenery() -> None:
+    from tests.traffic.test_meter import _calibration  # top-down, 10 px per metre
+
+    detector = MotionDetector(fps=5)
+    detector.use_calibration(_calibration())
+    found = []
+    for k in range(80):
+        frame = np.full((360, 640, 3), 12, np.uint8)
+        cv2.circle(frame, (100, 40), 4, (255, 255, 255), -1)  # a street light, always there
+        if k >= detector.warmup_frames + 5:
+            y = 60 + 4 * (k - detector.warmup_frames)  # a car coming down the image, lamps 1.6 m apart
+            for x in (300, 316):
+                cv2.circle(frame, (x, y), 3, (255, 255, 255), -1)
+            cv2.ellipse(frame, (308, y + 25), (20, 12), 0, 0, 360, (90, 90, 90), -1)  # the pool of light it throws
+        det = detector.update(frame)
+        if k >= detector.warmup_frames + 8:
+            found.append(det)
+    assert all(len(d) == 1 for d in found), [len(d) for d in found]
+    for d in found:
+        x1, _, x2, _ = d.xyxy[0]
+        assert x1 < 300 and x2 > 316 and x2 - x1 < 30  # one box around both lamps, about a car wide

@@ -25,6 +25,7 @@ from yingyan.traffic.state import LANE_STATE_COLUMNS
 from yingyan.video import VideoWriter
 
 from .detector import Detector
+from .motion import MotionDetector
 from .tracking import VehicleTracker
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,9 @@ def analyze(
     """
     out.mkdir(parents=True, exist_ok=True)
     fps = source.fps or 5.0
+    for part in (detector, getattr(detector, "motion", None)):
+        if isinstance(part, MotionDetector):
+            part.use_calibration(calibration)  # lamp pairs at night need the camera's geometry
     tracker = VehicleTracker()
     meter = LaneMeter(calibration, interval_s=interval_s, dt_s=1.0 / fps)
     seen: set[int] = set()

@@ -15,12 +15,17 @@ background in the fast one become boxes marked ``stationary`` in ``detections.da
 from __future__ import annotations
 
 import itertools
+import math
+from collections.abc import Callable
 
 import cv2
 import numpy as np
 import supervision as sv
 
+from yingyan.calibration import CameraCalibration
 from yingyan.perception.classes import CAR
+
+LAMP_GREY = 230  # at night, a vehicle lamp is about the only thing this bright
 
 
 class MotionDetector:
@@ -34,6 +39,7 @@ class MotionDetector:
         min_area_frac: float = 0.0004,
         warmup_s: float = 8.0,
         settle_s: float = 2.0,
+        night_level: float = 40.0,
         process_width: int | None = 640,
         shadow_ratio: float = 0.35,
         split: bool = False,  # off: on balance it splits single vehicles in dense traffic (bench/README.md)
@@ -54,10 +60,87 @@ class MotionDetector:
         self._warmup: list[np.ndarray] = []
         self._settle_frames = max(round(settle_s * fps), 1)
         self._still_age: np.ndarray | None = None
+        self.night_level = night_level
+        self._median = 255.0
+        self._grey: np.ndarray | None = None
+        self._lamp_spacing: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
         self._frames = 0
         self._reference: float | None = None
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+
+    def use_calibration(self, calibration: CameraCalibration) -> None:
+        """Learn the camera's geometry: at night, vehicles are found as pairs of lamps a car's width apart."""
+        travel = np.asarray(calibration.lanes[0].travel, dtype=np.float64)
+        across = np.array([-travel[1], travel[0]]) / np.linalg.norm(travel)
+        width = calibration.image_size[0]
+
+        def spacing(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Pixel distance, at image points (N, 2) of the processed frame, of 1 m across the road."""
+            factor = max(width / self.process_width, 1.0) if self.process_width else 1.0
+            road = calibration.image_to_road(points * factor)
+            a = calibration.road_to_image(road - 0.5 * across) / factor
+            b = calibration.road_to_image(road + 0.5 * across) / factor
+            metre = np.linalg.norm(a - b, axis=1)
+            return 1.0 * metre, 2.2 * metre  # headlamps sit 1.0–2.2 m apart (motorcycles aside)
+
+        self._lamp_spacing = spacing
+
+    def _lamp_pairs(
+        self, grey: np.ndarray, fast_mask: np.ndarray, slow_mask: np.ndarray, scale: float
+    ) -> sv.Detections:
+        """Night: vehicles as pairs of bright lamps at one height, a vehicle's width apart.
+
+        At night a motion mask holds lamps, their glare and the pools of light they throw on the
+        road, which move with the vehicle and break it into pieces; the lamps themselves are
+        the reliable part. Lamps that neither model sees as foreground (street lights) are left out.
+        """
+        assert self._lamp_spacing is not None
+        bright = (grey > LAMP_GREY).astype(np.uint8)
+        count, _, stats, centres = cv2.connectedComponentsWithStats(bright, connectivity=8)
+        lamps = []
+        for i in range(1, count):
+            if stats[i][4] < 2:
+                continue
+            cx, cy = centres[i]
+            x, y, w, h = (int(v) for v in stats[i][:4])
+            moving = bool(fast_mask[y : y + h, x : x + w].any())
+            if not moving and not slow_mask[y : y + h, x : x + w].any():
+                continue  # a street light, or a lit window: part of the scene
+            lamps.append((float(cx), float(cy), math.sqrt(stats[i][4] / math.pi), moving))
+        if len(lamps) < 2:
+            return sv.Detections.empty()
+        pts = np.array([[lx, ly] for lx, ly, _, _ in lamps])
+        lo, hi = self._lamp_spacing(pts)
+        # Each lamp pairs with its nearest partner at the same height at a plausible spacing,
+        # mutual nearest only: of two cars side by side, the inner lamps do not pair.
+        best: list[int] = []
+        for i, (xi, yi, ri, _) in enumerate(lamps):
+            choice, gap = -1, math.inf
+            for j, (xj, yj, rj, _) in enumerate(lamps):
+                d = abs(xj - xi)
+                if j == i or abs(yj - yi) > 2.0 + 0.15 * d or not lo[i] <= d <= hi[i]:
+                    continue
+                if d < gap and max(ri, rj) < 2.5 * min(ri, rj) + 1.0:
+                    choice, gap = j, d
+            best.append(choice)
+        boxes, stationary = [], []
+        for i, j in enumerate(best):
+            if j <= i or best[j] != i:
+                continue
+            (xi, yi, ri, mi), (xj, yj, rj, mj) = lamps[i], lamps[j]
+            left, right = min(xi, xj), max(xi, xj)
+            sep, row = right - left, (yi + yj) / 2
+            boxes.append((left - 0.2 * sep, row - 0.9 * sep, right + 0.2 * sep, row + 0.3 * sep))
+            stationary.append(not (mi or mj))
+        if not boxes:
+            return sv.Detections.empty()
+        return sv.Detections(
+            xyxy=np.asarray(boxes, dtype=np.float32) * scale,
+            confidence=np.ones(len(boxes), dtype=np.float32),
+            class_id=np.full(len(boxes), CAR, dtype=int),
+            data={"stationary": np.asarray(stationary, dtype=bool)},
+        )
 
     @property
     def ready(self) -> bool:
@@ -67,6 +150,8 @@ class MotionDetector:
     def _compensate(self, image: np.ndarray) -> np.ndarray:
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         median = float(np.median(grey[::4, ::4])) + 1e-3
+        self._median = median
+        self._grey = grey
         if self._reference is None:
             self._reference = median
         gain = self._reference / median
@@ -122,6 +207,8 @@ class MotionDetector:
             self._still_age = np.zeros(candidate.shape, np.uint16)
         self._still_age = np.where(candidate > 0, np.minimum(self._still_age + 1, 60000), 0).astype(np.uint16)
         stopped = self._clean((self._still_age >= self._settle_frames).astype(np.uint8))
+        if self._median < self.night_level and self._lamp_spacing is not None and self._grey is not None:
+            return self._lamp_pairs(self._grey, fast_mask, slow_mask, scale)
         min_area = self.min_area_frac * fast_mask.shape[0] * fast_mask.shape[1]
         boxes: list[tuple[int, int, int, int]] = []
         fill: list[float] = []
