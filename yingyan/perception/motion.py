@@ -60,6 +60,8 @@ class MotionDetector:
         self._warmup: list[np.ndarray] = []
         self._settle_frames = max(round(settle_s * fps), 1)
         self._still_age: np.ndarray | None = None
+        self._slow_every = max(round(fps), 1)
+        self._slow_mask: np.ndarray | None = None
         self.night_level = night_level
         self._median = 255.0
         self._grey: np.ndarray | None = None
@@ -191,9 +193,12 @@ class MotionDetector:
                     self.slow.apply(background, learningRate=1.0)
             return sv.Detections.empty()
         fast_fg = self.fast.apply(frame, learningRate=-1)
-        slow_fg = self.slow.apply(frame, learningRate=self.slow_rate)
         fast_mask = (fast_fg > 200).astype(np.uint8)  # 127 marks shadows
-        slow_mask = (slow_fg > 200).astype(np.uint8)
+        if self._slow_mask is None or k % self._slow_every == 0:
+            # The slow model only needs to look about once a second: what it finds has stood still.
+            slow_fg = self.slow.apply(frame, learningRate=min(self.slow_rate * self._slow_every, 1.0))
+            self._slow_mask = (slow_fg > 200).astype(np.uint8)
+        slow_mask = self._slow_mask
         # Moving things from the fast model; what only the slow model still sees has stopped.
         # Blobs of the two are found apart, so a parked car does not merge with the traffic
         # squeezing past it.
