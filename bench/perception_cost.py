@@ -1,7 +1,9 @@
-"""Perception cost per camera: decoding alone versus decode + detect + track, on one core.
+"""Perception cost per camera: decoding alone versus the whole `yingyan analyze` pipeline, on one core.
 
 Run: .venv/bin/python bench/perception_cost.py [--seconds S]
-Clips: ../shared/videos (640x360-class, real) and a 1280x720 simulator clip made on the fly.
+Clips: ../shared/videos (640x360-class, real; calibrations from tests/data/real_clips) and
+free-flow simulator clips at 640x360 and 1280x720, 25 fps, made on the fly. The pipeline is
+decode, detect, track, place on the road, lane state, tracks.jsonl: all of it.
 Analysis at 5 fps. Prints, per clip and back-end, the CPU seconds per second of video and
 the cameras one core could carry in real time.
 """
@@ -18,40 +20,51 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import cv2
+import yaml
 from rich.console import Console
 from rich.table import Table
 
+from yingyan.calibration import CameraCalibration
+from yingyan.perception.analyze import analyze
+from yingyan.perception.calibrate import CalibrationInput, calibrate
+from yingyan.perception.detector import Detector
 from yingyan.perception.gating import GatedDetector
 from yingyan.perception.motion import MotionDetector
 from yingyan.perception.onnx import OnnxDetector
-from yingyan.perception.tracking import VehicleTracker
 from yingyan.sim.library import load_builtin
 from yingyan.sim.runner import RunOptions, run_scenario
 from yingyan.sources import FrameReader, SourceConfig
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "real_clips"  # calibrations of the real clips
 
 
-def cost(clip: Path, seconds: float, backend: str) -> tuple[float, float]:
-    """(CPU s per video s, video s measured) for one clip and back-end."""
-    detector = None
+def detector_for(backend: str) -> Detector:
+    model = SHARED / "models" / "yolox_nano_416.onnx"
     if backend == "motion":
-        detector = MotionDetector(fps=5)
-    elif backend == "onnx":
-        detector = OnnxDetector(SHARED / "models" / "yolox_nano_416.onnx", threads=1)
-    elif backend == "gated onnx":
-        detector = GatedDetector(OnnxDetector(SHARED / "models" / "yolox_nano_416.onnx", threads=1), fps=5)
-    tracker = VehicleTracker()
+        return MotionDetector(fps=5)
+    if backend == "onnx":
+        return OnnxDetector(model, threads=1)
+    return GatedDetector(OnnxDetector(model, threads=1), fps=5)
+
+
+def cost(clip: Path, calibration: CameraCalibration, seconds: float, backend: str) -> float:
+    """CPU s per video s of one clip: decoding alone, or the whole `yingyan analyze` pipeline."""
     cpu0 = time.process_time()
     last = 0.0
-    with FrameReader(SourceConfig(uri=str(clip), fps=5, queue_size=4)) as reader:
-        for frame in reader:
-            if frame.time_s > seconds:
-                break
-            last = frame.time_s
-            if detector is not None:
-                tracker.update(detector.update(frame.image), frame.time_s)
-    return (time.process_time() - cpu0) / max(last, 1e-6), last
+    if backend == "decode only":
+        with FrameReader(SourceConfig(uri=str(clip), fps=5, queue_size=4)) as reader:
+            for frame in reader:
+                if frame.time_s > seconds:
+                    break
+                last = frame.time_s
+    else:
+        with tempfile.TemporaryDirectory() as out:
+            summary = analyze(
+                SourceConfig(uri=str(clip), fps=5, queue_size=4), calibration, detector_for(backend), Path(out)
+            )
+            last = summary.frames / 5.0
+    return (time.process_time() - cpu0) / max(last, 1e-6)
 
 
 def main() -> int:
@@ -59,27 +72,37 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="video seconds per measurement")
     args = parser.parse_args()
     cv2.setNumThreads(1)
-    clips = [SHARED / "videos" / name for name in ("two_lane_street.mp4", "urban_multilane_dusk.mp4")]
+    real = [
+        (SHARED / "videos" / f"{name}.mp4", calibrate(CalibrationInput.model_validate(
+            yaml.safe_load((DATA / f"{name}.yaml").read_text(encoding="utf-8"))), frame_size)[0])
+        for name, frame_size in (("two_lane_street", (640, 352)), ("urban_multilane_dusk", (640, 360)))
+    ]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        run = run_scenario(
-            load_builtin("free-flow"),
-            Path(tmp) / "hd",
-            RunOptions(duration_s=args.seconds + 2, size=(1280, 720), fps=25, workers=1),
-        )
-        clips.append(run / "cameras" / "K1" / "video.mp4")
-        table = Table(title=f"Perception cost on one core, analysis at 5 fps ({args.seconds:.0f} s of each clip)")
-        for col in ("clip", "size", "back-end", "CPU s per video s", "cameras per core"):
+        clips = list(real)
+        for sim_size in ((640, 360), (1280, 720)):
+            run = run_scenario(
+                load_builtin("free-flow"),
+                Path(tmp) / f"sim{sim_size[0]}",
+                RunOptions(duration_s=args.seconds + 2, size=sim_size, fps=25, workers=1),
+            )
+            cam = run / "cameras" / "K1"
+            clips.append((cam / "video.mp4", CameraCalibration.load(cam / "calibration.json")))
+        title = f"Perception cost on one core, analysis at 5 fps (up to {args.seconds:.0f} s of each clip)"
+        table = Table(title=title)
+        for col in ("clip", "size", "back-end", "CPU s per video s", "× decode", "cameras per core"):
             table.add_column(col, justify="right")
-        for clip in clips:
+        for clip, calibration in clips:
             probe = cv2.VideoCapture(str(clip))
             w, h = int(probe.get(cv2.CAP_PROP_FRAME_WIDTH)), int(probe.get(cv2.CAP_PROP_FRAME_HEIGHT))
             size = f"{w}x{h} @ {probe.get(cv2.CAP_PROP_FPS):.0f} fps"
             probe.release()
-            for backend in ("decode only", "motion", "onnx", "gated onnx"):
-                c, _ = cost(clip, args.seconds, backend)
-                name = clip.name if "cameras" not in str(clip) else "sim free-flow K1"
-                table.add_row(name, size, backend, f"{c:.3f}", f"{1 / c:.1f}")
-        Console().print(table)
+            name = clip.name if "cameras" not in str(clip) else f"sim free-flow K1 {w}x{h}"
+            decode = cost(clip, calibration, args.seconds, "decode only")
+            table.add_row(name, size, "decode only", f"{decode:.3f}", "1.0", f"{1 / decode:.1f}")
+            for backend in ("motion", "onnx", "gated onnx"):
+                c = cost(clip, calibration, args.seconds, backend)
+                table.add_row(name, size, backend, f"{c:.3f}", f"{c / decode:.1f}", f"{1 / c:.1f}")
+        Console(width=140).print(table)
     return 0
 
 

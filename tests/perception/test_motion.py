@@ -12,7 +12,11 @@ import numpy as np
 import supervision as sv
 
 from tests.conftest import load_manifest
+from yingyan.calibration import CameraCalibration
 from yingyan.perception.motion import MotionDetector
+from yingyan.sim.camera import camera_for, measurement_zone
+from yingyan.sim.library import load_builtin
+from yingyan.sim.outputs import calibration_for
 
 
 def _road(rng: np.random.Generator) -> np.ndarray:
@@ -114,3 +118,24 @@ def test_at_night_a_vehicle_is_its_pair_of_headlamps_and_street_lights_are_scene
     for d in found:
         x1, _, x2, _ = d.xyxy[0]
         assert x1 < 300 and x2 > 316 and x2 - x1 < 30  # one box around both lamps, about a car wide
+
+
+def _sim_calibration() -> CameraCalibration:
+    scenario = load_builtin("free-flow")
+    cp = scenario.checkpoints[0]
+    camera = camera_for(cp, scenario.network)
+    return calibration_for(scenario, cp, camera, measurement_zone(cp, camera, scenario.network))
+
+
+def test_a_sliver_beside_a_vehicle_is_its_shadow_and_is_dropped() -> None:
+    calibration = _sim_calibration()
+    detector = MotionDetector(fps=5, process_width=None)
+    detector.use_calibration(calibration)
+    assert detector._locator is not None
+    s0 = min(p[0] for p in calibration.lanes[0].polygon_road)
+    one = detector._locator.predicted_boxes(np.array([[s0 + 20.0, -1.75]]), np.array([2]))[0]
+    # A sliver beside the car (its shadow's dark core) is dropped; alone, a sliver is kept.
+    sliver = [one[0] - 12, one[1] + 5, one[0] - 4, one[3]]
+    keep = detector._not_shadows(np.array([one, sliver], np.float32))
+    assert keep.tolist() == [True, False]
+    assert detector._not_shadows(np.array([sliver], np.float32)).tolist() == [True]

@@ -24,6 +24,7 @@ import supervision as sv
 
 from yingyan.calibration import CameraCalibration
 from yingyan.perception.classes import CAR
+from yingyan.traffic.footprint import FootprintLocator
 
 LAMP_GREY = 230  # at night, a vehicle lamp is about the only thing this bright
 
@@ -66,6 +67,7 @@ class MotionDetector:
         self._median = 255.0
         self._grey: np.ndarray | None = None
         self._lamp_spacing: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
+        self._locator: FootprintLocator | None = None
         self._frames = 0
         self._reference: float | None = None
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
@@ -87,6 +89,8 @@ class MotionDetector:
             return 1.0 * metre, 2.2 * metre  # headlamps sit 1.0–2.2 m apart (motorcycles aside)
 
         self._lamp_spacing = spacing
+        locator = FootprintLocator(calibration)
+        self._locator = locator if locator.camera is not None else None
 
     def _lamp_pairs(
         self, grey: np.ndarray, fast_mask: np.ndarray, slow_mask: np.ndarray, scale: float
@@ -143,6 +147,24 @@ class MotionDetector:
             class_id=np.full(len(boxes), CAR, dtype=int),
             data={"stationary": np.asarray(stationary, dtype=bool)},
         )
+
+    def _not_shadows(self, xyxy: np.ndarray) -> np.ndarray:
+        """Mask of the boxes to keep: a sliver beside a vehicle's box is its shadow's dark core."""
+        keep = np.ones(len(xyxy), dtype=bool)
+        if self._locator is None or len(xyxy) < 2:
+            return keep
+        centres = self._locator.locate(xyxy.astype(np.float64), np.full(len(xyxy), CAR))
+        car_w = self._locator.predicted_boxes(centres, np.full(len(xyxy), CAR))
+        car_w = car_w[:, 2] - car_w[:, 0]
+        widths = xyxy[:, 2] - xyxy[:, 0]
+        heights = np.maximum(xyxy[:, 3] - xyxy[:, 1], 1.0)
+        for i in np.nonzero(widths < 0.5 * car_w)[0]:
+            overlap = np.minimum(xyxy[:, 3], xyxy[i, 3]) - np.maximum(xyxy[:, 1], xyxy[i, 1])
+            gap = np.maximum(xyxy[:, 0] - xyxy[i, 2], xyxy[i, 0] - xyxy[:, 2])
+            beside = (overlap > 0.5 * heights[i]) & (gap < 0.5 * car_w[i]) & (widths > 2 * widths[i])
+            beside[i] = False
+            keep[i] = not beside.any()
+        return keep
 
     @property
     def ready(self) -> bool:
@@ -235,10 +257,15 @@ class MotionDetector:
                     stationary.append(is_stationary)
         if not boxes:
             return sv.Detections.empty()
+        xyxy = np.asarray(boxes, dtype=np.float32) * scale
+        keep = self._not_shadows(xyxy)
+        xyxy, stationary = xyxy[keep], [flag for flag, k in zip(stationary, keep, strict=True) if k]
+        if len(xyxy) == 0:
+            return sv.Detections.empty()
         return sv.Detections(
-            xyxy=np.asarray(boxes, dtype=np.float32) * scale,
-            confidence=np.ones(len(boxes), dtype=np.float32),  # a blob is a detection; fill says little
-            class_id=np.full(len(boxes), CAR, dtype=int),
+            xyxy=xyxy,
+            confidence=np.ones(len(xyxy), dtype=np.float32),  # a blob is a detection; fill says little
+            class_id=np.full(len(xyxy), CAR, dtype=int),
             data={"stationary": np.asarray(stationary, dtype=bool)},
         )
 
