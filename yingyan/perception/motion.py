@@ -153,17 +153,23 @@ class MotionDetector:
         keep = np.ones(len(xyxy), dtype=bool)
         if self._locator is None or len(xyxy) < 2:
             return keep
-        centres = self._locator.locate(xyxy.astype(np.float64), np.full(len(xyxy), CAR))
-        car_w = self._locator.predicted_boxes(centres, np.full(len(xyxy), CAR))
-        car_w = car_w[:, 2] - car_w[:, 0]
         widths = xyxy[:, 2] - xyxy[:, 0]
         heights = np.maximum(xyxy[:, 3] - xyxy[:, 1], 1.0)
-        for i in np.nonzero(widths < 0.5 * car_w)[0]:
-            overlap = np.minimum(xyxy[:, 3], xyxy[i, 3]) - np.maximum(xyxy[:, 1], xyxy[i, 1])
-            gap = np.maximum(xyxy[:, 0] - xyxy[i, 2], xyxy[i, 0] - xyxy[:, 2])
-            beside = (overlap > 0.5 * heights[i]) & (gap < 0.5 * car_w[i]) & (widths > 2 * widths[i])
-            beside[i] = False
-            keep[i] = not beside.any()
+        overlap = np.minimum(xyxy[:, None, 3], xyxy[None, :, 3]) - np.maximum(xyxy[:, None, 1], xyxy[None, :, 1])
+        gap = np.maximum(xyxy[None, :, 0] - xyxy[:, None, 2], xyxy[:, None, 0] - xyxy[None, :, 2])
+        # beside[i, j]: box j, more than twice as wide, stands beside box i over most of its rows.
+        beside = (overlap > 0.5 * heights[:, None]) & (widths[None, :] > 2 * widths[:, None])
+        beside &= gap < 0.5 * widths[None, :]
+        suspects = np.nonzero(beside.any(axis=1))[0]
+        if len(suspects) == 0:
+            return keep
+        # A suspect is a shadow when it is also much narrower than a car at its place.
+        cars = np.full(len(suspects), CAR)
+        centres = self._locator.locate(xyxy[suspects].astype(np.float64), cars)
+        car_box = self._locator.predicted_boxes(centres, cars)
+        car_w = car_box[:, 2] - car_box[:, 0]
+        for k, i in enumerate(suspects):
+            keep[i] = not (widths[i] < 0.5 * car_w[k] and (beside[i] & (gap[i] < 0.5 * car_w[k])).any())
         return keep
 
     @property
@@ -241,7 +247,7 @@ class MotionDetector:
         fill: list[float] = []
         stationary: list[bool] = []
         for mask, is_stationary in ((moving, False), (stopped, True)):
-            count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+            count, labels, stats = _components(mask)
             for i in range(1, count):
                 x, y, w, h, area = (int(v) for v in stats[i])
                 if area < min_area or w < 3 or h < 3:
@@ -268,6 +274,13 @@ class MotionDetector:
             class_id=np.full(len(xyxy), CAR, dtype=int),
             data={"stationary": np.asarray(stationary, dtype=bool)},
         )
+
+
+def _components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """Connected components of a 0/1 mask: count, labels and stats (16-bit labels: 2.5× faster)."""
+    ltype = cv2.CV_16U if cv2.countNonZero(mask) < 65000 else cv2.CV_32S
+    count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, ltype, cv2.CCL_SPAGHETTI)
+    return int(count), labels, stats
 
 
 def split_rows(blob: np.ndarray, valley: float = 0.35, min_rows: int = 6) -> list[tuple[int, int]]:

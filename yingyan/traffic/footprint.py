@@ -30,6 +30,8 @@ CLASS_SIZE_M: dict[int, tuple[float, float, float]] = {
     7: (9.0, 2.5, 3.4),
 }
 DEFAULT_SIZE_M = CLASS_SIZE_M[2]
+# Signs of the 8 corners of a box (along, across, up) relative to its footprint centre.
+_SIGNS = np.array([[a, b, c] for a in (-0.5, 0.5) for b in (-0.5, 0.5) for c in (0.0, 1.0)])
 _EDGE_PX = 2.0  # a box edge this close to the frame's edge is cut off, not the vehicle's
 
 
@@ -99,18 +101,19 @@ class FootprintLocator:
 
     def predicted_boxes(self, centres: np.ndarray, class_ids: np.ndarray) -> np.ndarray:
         """Image boxes (N, 4) of vehicles of the classes' typical size standing at ``centres``."""
-        assert self.camera is not None
         sizes = np.array([CLASS_SIZE_M.get(int(c), DEFAULT_SIZE_M) for c in class_ids], dtype=np.float64)
-        corners = []
-        for sl in (-0.5, 0.5):
-            for sw in (-0.5, 0.5):
-                ground = (
-                    centres + (sl * sizes[:, 0])[:, None] * self._along + (sw * sizes[:, 1])[:, None] * self._across
-                )
-                for height in (np.zeros(len(centres)), sizes[:, 2]):
-                    corners.append(np.column_stack([ground, height]))
-        pix = self.camera.project(np.concatenate(corners)).reshape(8, len(centres), 2)
-        return np.column_stack([pix[..., 0].min(0), pix[..., 1].min(0), pix[..., 0].max(0), pix[..., 1].max(0)])
+        return self._boxes(np.asarray(centres, dtype=np.float64), sizes)
+
+    def _boxes(self, centres: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+        assert self.camera is not None
+        # The 8 corners of each box, (N, 8, 3), by broadcasting the corner signs.
+        along = (_SIGNS[None, :, 0] * sizes[:, 0:1])[..., None] * self._along
+        across = (_SIGNS[None, :, 1] * sizes[:, 1:2])[..., None] * self._across
+        ground = centres[:, None, :] + along + across
+        height = _SIGNS[None, :, 2] * sizes[:, 2:3]
+        corners = np.concatenate([ground, height[..., None]], axis=2).reshape(-1, 3)
+        pix = self.camera.project(corners).reshape(len(centres), 8, 2)
+        return np.column_stack([pix[..., 0].min(1), pix[..., 1].min(1), pix[..., 0].max(1), pix[..., 1].max(1)])
 
     def locate(self, xyxy: np.ndarray, class_ids: np.ndarray) -> np.ndarray:
         """Footprint centres (N, 2) on the road of the vehicles in boxes ``xyxy``."""
@@ -122,13 +125,17 @@ class FootprintLocator:
         # Which of the left, right and bottom edges are the vehicle's (not the frame's).
         use = np.column_stack([xyxy[:, 0] > _EDGE_PX, xyxy[:, 2] < w - _EDGE_PX, xyxy[:, 3] < h - _EDGE_PX])
         target = xyxy[:, [0, 2, 3]]
+        sizes = np.array([CLASS_SIZE_M.get(int(c), DEFAULT_SIZE_M) for c in class_ids], dtype=np.float64)
+        sizes3 = np.concatenate([sizes, sizes, sizes])
         eps = 0.05
+        steps = np.array([[0.0, 0.0], [eps, 0.0], [0.0, eps]])
+        n = len(xyxy)
         for _ in range(self.iterations):
-            base = self.predicted_boxes(centres, class_ids)[:, [0, 2, 3]]
-            jac = np.empty((len(xyxy), 3, 2))
-            for j, step in enumerate((np.array([eps, 0.0]), np.array([0.0, eps]))):
-                moved = self.predicted_boxes(centres + step, class_ids)[:, [0, 2, 3]]
-                jac[:, :, j] = (moved - base) / eps
+            # The box here and one step along each road axis, projected in one go.
+            probe = np.concatenate([centres + step for step in steps])
+            boxes = self._boxes(probe, sizes3)[:, [0, 2, 3]]
+            base = boxes[:n]
+            jac = np.stack([(boxes[n : 2 * n] - base) / eps, (boxes[2 * n :] - base) / eps], axis=2)
             resid = np.where(use, target - base, 0.0)
             jac = jac * use[:, :, None]
             # Gauss-Newton step per box, damped so that an ill-posed box (one edge only) stays put.
