@@ -79,3 +79,17 @@ def test_a_track_that_leaps_across_the_line_off_the_lanes_does_not_use_up_its_co
         meter.update(_frame([(7, 15.0 + 3.0 * (k - 10), 1.75)]), k * 0.2)
     (east, west) = sorted(meter.finish(8.0), key=lambda r: str(r["lane_id"]))
     assert east["count"] == 1 and west["count"] == 0
+
+
+def test_the_standing_queue_runs_from_the_stopped_head_to_the_last_queued_vehicle() -> None:
+    meter = LaneMeter(_calibration(), interval_s=60.0, dt_s=0.2)
+    points = []
+    for k in range(10):  # three cars standing nose to tail, a fourth still driving 30 m behind
+        t = k * 0.2
+        queued = [(1, 50.0, 1.75), (2, 43.5, 1.75), (3, 37.0, 1.75)]
+        points = meter.update(_frame([*queued, (4, 2.0 + 15.0 * t, 1.75)]), t)
+    ((lane_id, segment, length),) = meter.queues(points)
+    assert lane_id == "T-E1"
+    # Bottom centres here are the footprints: the queue spans 50 + 2.3 back to 37 - 2.3 m.
+    assert abs(length - 17.6) < 0.5
+    assert abs(segment[0][0] - 52.3) < 0.5 and abs(segment[1][0] - 34.7) < 0.5

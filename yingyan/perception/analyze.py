@@ -86,7 +86,7 @@ def analyze(
                 if render:
                     if writer is None:
                         writer = VideoWriter(out / "overlay.mp4", image.shape[1], image.shape[0], fps=fps, crf=23)
-                    writer.write(_overlay(image, tracked, points, calibration))
+                    writer.write(_overlay(image, tracked, points, calibration, meter.queues(points)))
                 frames += 1
                 last_t = frame.time_s
                 if on_frame is not None:
@@ -126,7 +126,11 @@ def _frame_record(t: float, tracked: sv.Detections, points: list[TrackPoint]) ->
 
 
 def _overlay(
-    image: np.ndarray, tracked: sv.Detections, points: list[TrackPoint], calibration: CameraCalibration
+    image: np.ndarray,
+    tracked: sv.Detections,
+    points: list[TrackPoint],
+    calibration: CameraCalibration,
+    queues: list[tuple[str, np.ndarray, float]],
 ) -> np.ndarray:
     canvas = image.copy()
     for lane in calibration.lanes:
@@ -139,6 +143,10 @@ def _overlay(
     for line in calibration.counting_lines:
         (x1, y1), (x2, y2) = line.image
         cv2.line(canvas, (int(x1), int(y1)), (int(x2), int(y2)), (0, 255, 255), 1, cv2.LINE_AA)
+    for _, segment, length in queues:  # standing queues: a thick orange bar along the lane
+        a, b = (tuple(int(v) for v in q) for q in calibration.road_to_image(segment))
+        cv2.line(canvas, a, b, (0, 140, 255), 3, cv2.LINE_AA)
+        cv2.putText(canvas, f"queue {length:.0f} m", (b[0] + 4, b[1]), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 140, 255), 1)
     keep, still = _confirmed(tracked)
     for i, p, is_still in zip(keep, points, still, strict=True):
         colour = (0, 0, 255) if is_still else (0, 220, 0)

@@ -18,7 +18,15 @@ import supervision as sv
 from yingyan.calibration import CameraCalibration
 from yingyan.traffic.footprint import CLASS_SIZE_M, FootprintLocator
 from yingyan.traffic.levels import default_thresholds
-from yingyan.traffic.state import LaneSet, Observations, Stretch, lane_state
+from yingyan.traffic.state import (
+    QUEUE_GAP_M,
+    QUEUE_HEAD_MPS,
+    QUEUE_MEMBER_MPS,
+    LaneSet,
+    Observations,
+    Stretch,
+    lane_state,
+)
 from yingyan.traffic.stitch import TrackStitcher
 
 # Typical lengths (m) by COCO class, for occupancy and queue extents.
@@ -145,6 +153,39 @@ class LaneMeter:
             points.append(TrackPoint(time_s, int(track), int(cls), (float(u), float(v)), lane, s, speed, direction))
         self._points.extend(points)
         return points
+
+    def queues(self, points: list[TrackPoint]) -> list[tuple[str, np.ndarray, float]]:
+        """Queues standing now, from one frame's points: (lane id, road segment head→tail (2, 2), metres).
+
+        The same rule as the lane state's queue length: headed by a vehicle slower than
+        10 km/h, followed by vehicles slower than 15 km/h with gaps of at most 20 m.
+        """
+        out: list[tuple[str, np.ndarray, float]] = []
+        for way in self.carriageways:
+            across = np.array([-way.travel[1], way.travel[0]])
+            for number, poly in way.polygons:
+                members = [p for p in points if p.direction == way.name and p.lane == number]
+                if not members:
+                    continue
+                along = np.array([p.road for p in members]) @ way.travel
+                lengths = np.array([CLASS_LENGTH_M.get(p.class_id, 4.6) for p in members])
+                speeds = np.abs([p.speed for p in members])
+                order = np.argsort(-along)
+                heads = [i for i in order if speeds[i] < QUEUE_HEAD_MPS]
+                if not heads:
+                    continue
+                head = heads[0]
+                tail = head
+                for i in order[list(order).index(head) + 1 :]:
+                    gap = (along[tail] - lengths[tail] / 2) - (along[i] + lengths[i] / 2)
+                    if speeds[i] >= QUEUE_MEMBER_MPS or gap > QUEUE_GAP_M:
+                        break
+                    tail = i
+                front, rear = along[head] + lengths[head] / 2, along[tail] - lengths[tail] / 2
+                w = float(np.mean(poly @ across))
+                segment = np.array([front * way.travel + w * across, rear * way.travel + w * across])
+                out.append((way.lanes.lane_ids[number], segment, float(front - rear)))
+        return out
 
     def flush(self, until_s: float) -> list[dict[str, object]]:
         """Lane-state rows of the intervals that ended by ``until_s`` (speeds need 1 s of look-ahead)."""
