@@ -219,6 +219,9 @@ def analyze_cmd(
     render: Annotated[
         bool, typer.Option("--render/--no-render", help="Also write overlay.mp4 with boxes, ids and lanes.")
     ] = False,
+    fast_decode: Annotated[
+        bool, typer.Option("--fast-decode/--no-fast-decode", help="Skip deblocking while decoding (cheaper).")
+    ] = False,
 ) -> None:
     """Measure per-lane traffic state from one camera: lane_state.csv, tracks.jsonl, optional overlay."""
     from yingyan.perception.analyze import analyze
@@ -244,7 +247,8 @@ def analyze_cmd(
         with _progress() as progress:
             task = progress.add_task(f"analysing {cal.camera_id} (stream s)", total=None)
             summary = analyze(
-                SourceConfig(uri=source, fps=fps), cal, backend, out_dir, interval_s=interval, render=render,
+                SourceConfig(uri=source, fps=fps, fast_decode=fast_decode), cal, backend, out_dir,
+                interval_s=interval, render=render,
                 on_frame=lambda t: progress.update(task, completed=t),
             )  # fmt: skip
     except YingyanError as error:

@@ -192,3 +192,14 @@ def _wait(condition: object, seconds: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_fast_decoding_gives_the_same_frames_at_the_same_times_nearly_the_same_pixels() -> None:
+    clip = shared_or_skip("videos", "two_lane_street.mp4")
+    normal, _ = _read_all(SourceConfig(uri=str(clip), fps=5))
+    fast, _ = _read_all(SourceConfig(uri=str(clip), fps=5, fast_decode=True))
+    assert [f.time_s for f in fast] == [f.time_s for f in normal]
+    diffs = [
+        float(np.mean(np.abs(a.image.astype(int) - b.image.astype(int)))) for a, b in zip(normal, fast, strict=True)
+    ]
+    assert 0.0 < max(diffs) < 8.0  # deblocking skipped: blockier (errors build up to the next key frame)

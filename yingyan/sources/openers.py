@@ -49,6 +49,8 @@ def _decode_av(config: SourceConfig) -> Iterator[Decoded]:
             raise SourceError(f"source {config.uri}: no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        if config.fast_decode:
+            stream.codec_context.options = {"skip_loop_filter": "all"}
         rate = float(stream.average_rate or stream.guessed_rate or 25)
         count = 0
         try:
