@@ -71,7 +71,7 @@ class MotionDetector:
         self._frames = 0
         self._reference: float | None = None
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-        self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+        self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 
     def use_calibration(self, calibration: CameraCalibration) -> None:
         """Learn the camera's geometry: at night, vehicles are found as pairs of lamps a car's width apart."""
