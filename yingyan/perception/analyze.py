@@ -57,9 +57,8 @@ def analyze(
     """
     out.mkdir(parents=True, exist_ok=True)
     fps = source.fps or 5.0
-    for part in (detector, getattr(detector, "motion", None)):
-        if isinstance(part, MotionDetector):
-            part.use_calibration(calibration)  # lamp pairs at night need the camera's geometry
+    if isinstance(detector, MotionDetector):
+        detector.use_calibration(calibration)  # lamp pairs at night and shadow slivers need the camera's geometry
     tracker = VehicleTracker()
     meter = LaneMeter(calibration, interval_s=interval_s, dt_s=1.0 / fps)
     seen: set[int] = set()

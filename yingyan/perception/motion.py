@@ -74,7 +74,7 @@ class MotionDetector:
         self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 
     def use_calibration(self, calibration: CameraCalibration) -> None:
-        """Learn the camera's geometry: at night, vehicles are found as pairs of lamps a car's width apart."""
+        """Learn the camera's geometry: night lamp pairs a car's width apart, and a car's size for shadow slivers."""
         travel = np.asarray(calibration.lanes[0].travel, dtype=np.float64)
         across = np.array([-travel[1], travel[0]]) / np.linalg.norm(travel)
         width = calibration.image_size[0]

@@ -111,15 +111,6 @@ class LaneMeter:
         self._points: list[TrackPoint] = []
         self._next_interval = 0
 
-    @property
-    def lanes(self) -> LaneSet:
-        """The lanes of the first carriageway (the one the camera watches)."""
-        return self.carriageways[0].lanes
-
-    @property
-    def stretch(self) -> Stretch:
-        return self.carriageways[0].stretch
-
     def _lane_of(self, u: float, v: float) -> tuple[int, str]:
         for way in self.carriageways:
             for number, poly in way.polygons:

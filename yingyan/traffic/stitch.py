@@ -24,17 +24,18 @@ class _Trail:
     t: list[float] = field(default_factory=list)
     s: list[float] = field(default_factory=list)  # along the direction of travel, m
     w: list[float] = field(default_factory=list)  # across it, m
+    v: float = 0.0  # m/s along travel, fitted to the positions held (once per new position)
 
     def add(self, t: float, s: float, w: float) -> None:
         self.t.append(t)
         self.s.append(s)
         self.w.append(w)
         del self.t[:-6], self.s[:-6], self.w[:-6]
+        moving = len(self.t) >= 2 and self.t[-1] - self.t[0] > 0
+        self.v = float(np.polyfit(self.t, self.s, 1)[0]) if moving else 0.0
 
     def speed(self) -> float:
-        if len(self.t) < 2 or self.t[-1] - self.t[0] <= 0:
-            return 0.0
-        return float(np.polyfit(self.t, self.s, 1)[0])
+        return self.v
 
 
 SPLIT_ID_BASE = 1_000_000_000  # ids given to the second half of a track the tracker mixed up
