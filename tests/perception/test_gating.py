@@ -57,3 +57,31 @@ def test_a_moving_car_is_found_in_its_crop_and_a_parked_one_is_carried_over() ->
             found_moving += int(np.any(np.abs(centres - (x + 15)) < 6))
     assert found_moving >= 20
     assert neural.pixels < 60 * 320 * 180 * 0.6  # crops, not whole frames, most of the time
+
+
+class ScaledCountingDetector(CountingDetector):
+    """A detector that, like the ONNX one, can look at a crop at the whole frame's scale."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scales: list[float] = []
+
+    def scale_for(self, shape: tuple[int, ...]) -> float:
+        return 416 / shape[1]
+
+    def detect(self, image: np.ndarray, scale: float) -> sv.Detections:
+        self.scales.append(scale)
+        return self.update(image)
+
+
+def test_crops_are_seen_at_the_whole_frame_scale() -> None:
+    road = np.full((180, 320, 3), 80, np.uint8)
+    neural = ScaledCountingDetector()
+    gated = GatedDetector(neural, fps=5, full_every_s=10.0)
+    for k in range(20):
+        frame = road.copy()
+        frame[40:60, 60 + 4 * k : 90 + 4 * k] = (30, 30, 210)
+        gated.update(frame)
+    # Every pass but the full ones went through detect() with the whole frame's scale, not the crop's.
+    assert len(neural.scales) == neural.calls - 1
+    assert set(neural.scales) == {416 / 320}

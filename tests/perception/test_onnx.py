@@ -42,6 +42,42 @@ def test_yolox_finds_the_cars_of_a_real_street(yolox: OnnxDetector) -> None:
     assert list(det.data["class_name"]).count("car") >= 4
 
 
+def test_square_yolox_takes_a_16_9_frame_as_a_rectangle_with_the_same_detections(yolox: OnnxDetector) -> None:
+    image = _frame(shared_or_skip("videos", "two_lane_street.mp4"), 200)
+    square = OnnxDetector(shared_or_skip("models", "yolox_nano_416.onnx"), rect=False)
+    assert yolox.flexible and not square.flexible
+    rect_det, square_det = yolox.update(image), square.update(image)
+    # The same vehicles (the padding the rectangle saves was only grey): every confident box of the
+    # square input is there, and at most one weak one (scored near the threshold) comes or goes.
+    assert abs(len(rect_det) - len(square_det)) <= 1
+    confident = square_det.xyxy[square_det.confidence >= 0.4]
+    assert len(confident) >= 5
+    for box in confident:
+        assert np.max(_iou(box, rect_det.xyxy)) > 0.85
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    x1 = np.maximum(box[0], boxes[:, 0])
+    y1 = np.maximum(box[1], boxes[:, 1])
+    x2 = np.minimum(box[2], boxes[:, 2])
+    y2 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1]) + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return np.asarray(inter / (area - inter))
+
+
+def test_a_crop_seen_at_the_frame_scale_finds_its_vehicle_where_the_full_frame_does(yolox: OnnxDetector) -> None:
+    image = _frame(shared_or_skip("videos", "two_lane_street.mp4"), 200)
+    whole = yolox.update(image)
+    big = whole.xyxy[np.argmax((whole.xyxy[:, 2] - whole.xyxy[:, 0]) * (whole.xyxy[:, 3] - whole.xyxy[:, 1]))]
+    x1, y1 = int(big[0]) - 40, int(big[1]) - 40
+    crop = np.ascontiguousarray(image[y1:, x1:])
+    found = yolox.detect(crop, yolox.scale_for(image.shape))
+    assert len(found) >= 1
+    shifted = found.xyxy + np.array([x1, y1, x1, y1], np.float32)
+    assert np.max(_iou(big, shifted)) > 0.8
+
+
 def test_yolox_on_a_blank_road_finds_nothing(yolox: OnnxDetector) -> None:
     assert len(yolox.update(np.full((360, 640, 3), 90, np.uint8))) == 0
 
@@ -85,6 +121,7 @@ def test_ultralytics_layout_is_decoded_letterboxed_and_suppressed(tmp_path: Path
         table[0, 4 + cls, k] = score
     detector = OnnxDetector(_ultralytics_model(tmp_path / "v8.onnx", table), providers=["CPUExecutionProvider"])
     assert detector.family is ModelFamily.ULTRALYTICS
+    assert not detector.flexible  # its output does not follow the input's size: it keeps its square input
     image = np.zeros((360, 640, 3), np.uint8)  # letterboxed into 640x640 with 140 px of grey above and below
     det = detector.update(image)
     assert sorted(det.class_id.tolist()) == [CAR, TRUCK]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import supervision as sv
@@ -12,3 +12,18 @@ class Detector(Protocol):
     """What a detector back-end offers: ``update(image) -> sv.Detections`` (BGR image, its own pixels)."""
 
     def update(self, image: np.ndarray) -> sv.Detections: ...
+
+
+@runtime_checkable
+class ScaledDetector(Protocol):
+    """A detector that can look at part of a frame at the scale it would see the whole frame."""
+
+    def update(self, image: np.ndarray) -> sv.Detections: ...
+
+    def scale_for(self, shape: tuple[int, ...]) -> float:
+        """Model pixels per image pixel for a whole image of ``shape`` (h, w, ...)."""
+        ...
+
+    def detect(self, image: np.ndarray, scale: float) -> sv.Detections:
+        """Detections in ``image`` seen at ``scale`` model pixels per image pixel."""
+        ...

@@ -3,8 +3,9 @@
 The gate must cost far less than the network it saves, so it is a plain frame difference on
 a small copy of the frame (160 px wide, well under a millisecond), not a background model. The
 neural detector then runs on the region that holds what changed since the last analysed frame
-(cropped, padded), on the whole frame every ``full_every_s`` seconds (so vehicles that stop
-stay detected), and not at all on frames where nothing moves. Between full passes, the last
+(cropped, padded, and at the whole frame's scale when the detector can), on the whole frame
+every ``full_every_s`` seconds (so vehicles that stop stay detected), and not at all on frames
+where nothing moves. Between full passes, the last
 full pass's detections that lie away from any motion are carried over.
 """
 
@@ -14,7 +15,7 @@ import cv2
 import numpy as np
 import supervision as sv
 
-from yingyan.perception.detector import Detector
+from yingyan.perception.detector import Detector, ScaledDetector
 
 GATE_WIDTH = 160  # pixels across of the small copy the gate compares
 GATE_LEVEL = 18  # levels of change (in any colour channel) that count as motion
@@ -74,7 +75,13 @@ class GatedDetector:
         x1, y1 = np.maximum(boxes[:, :2].min(axis=0) - self.pad_px, 0).astype(int)
         x2, y2 = np.minimum(boxes[:, 2:].max(axis=0) + self.pad_px, [w, h]).astype(int)
         self.neural_calls += 1
-        found = self.neural.update(np.ascontiguousarray(image[y1:y2, x1:x2]))
+        crop = np.ascontiguousarray(image[y1:y2, x1:x2])
+        if isinstance(self.neural, ScaledDetector):
+            # The crop at the whole frame's scale: a vehicle looks as it does in a full pass, and
+            # a network that takes any input size costs in proportion to the crop's area.
+            found = self.neural.detect(crop, self.neural.scale_for(image.shape))
+        else:
+            found = self.neural.update(crop)
         if len(found):
             found.xyxy = found.xyxy + np.array([x1, y1, x1, y1], dtype=np.float32)
         static = self._static
