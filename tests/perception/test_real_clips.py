@@ -51,9 +51,10 @@ HAND_COUNTS = {
 }
 
 
+@pytest.mark.parametrize("detector", ["onnx", "gated"])
 @pytest.mark.parametrize("clip", sorted(HAND_COUNTS))
-def test_onnx_counts_at_the_line_match_the_hand_count(clip: str, tmp_path: Path) -> None:
-    """`yingyan calibrate` then `yingyan analyze --detector onnx` count within 10 % of a person."""
+def test_onnx_counts_at_the_line_match_the_hand_count(clip: str, detector: str, tmp_path: Path) -> None:
+    """`yingyan calibrate` then `yingyan analyze --detector onnx|gated` count within 10 % of a person."""
     video = shared_or_skip("videos", f"{clip}.mp4")
     model = shared_or_skip("models", "yolox_nano_416.onnx")
     spec = DATA / f"{clip}.yaml"
@@ -62,7 +63,7 @@ def test_onnx_counts_at_the_line_match_the_hand_count(clip: str, tmp_path: Path)
     assert result.exit_code == 0, result.output
     expected, fps = HAND_COUNTS[clip]
     out = tmp_path / "analysis"
-    args = ["analyze", str(video), "--calibration", str(cal), "--detector", "onnx", "--model", str(model)]
+    args = ["analyze", str(video), "--calibration", str(cal), "--detector", detector, "--model", str(model)]
     result = runner.invoke(app, [*args, "--fps", str(fps), "--out", str(out)])
     assert result.exit_code == 0, result.output
     with (out / "lane_state.csv").open(encoding="utf-8") as handle:
