@@ -69,19 +69,24 @@ class ScaledCountingDetector(CountingDetector):
     def scale_for(self, shape: tuple[int, ...]) -> float:
         return 416 / shape[1]
 
-    def detect(self, image: np.ndarray, scale: float) -> sv.Detections:
+    def detect(self, image: np.ndarray, scale: float, origin: tuple[int, int] = (0, 0)) -> sv.Detections:
         self.scales.append(scale)
-        return self.update(image)
+        found = self.update(image)
+        found.xyxy = found.xyxy + np.array([*origin, *origin], dtype=np.float32)
+        return found
 
 
-def test_crops_are_seen_at_the_whole_frame_scale() -> None:
+def test_crops_are_seen_at_the_whole_frame_scale_and_found_in_frame_pixels() -> None:
     road = np.full((180, 320, 3), 80, np.uint8)
     neural = ScaledCountingDetector()
     gated = GatedDetector(neural, fps=5, full_every_s=10.0)
     for k in range(20):
         frame = road.copy()
-        frame[40:60, 60 + 4 * k : 90 + 4 * k] = (30, 30, 210)
-        gated.update(frame)
-    # Every pass but the full ones went through detect() with the whole frame's scale, not the crop's.
-    assert len(neural.scales) == neural.calls - 1
+        x = 60 + 4 * k
+        frame[40:60, x : x + 30] = (30, 30, 210)
+        det = gated.update(frame)
+        assert len(det) == 1 and np.allclose(det.xyxy[0], [x, 40, x + 30, 60])
+    # Every pass, crop or full, was told the whole frame's scale, not the crop's.
+    assert neural.calls == 20 and len(neural.scales) == 20
     assert set(neural.scales) == {416 / 320}
+    assert neural.pixels < 20 * 320 * 180 * 0.6

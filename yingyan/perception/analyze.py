@@ -24,8 +24,9 @@ from yingyan.traffic.meter import LaneMeter, TrackPoint
 from yingyan.traffic.state import LANE_STATE_COLUMNS
 from yingyan.video import VideoWriter
 
-from .detector import Detector
+from .detector import Detector, ScaledDetector
 from .motion import MotionDetector
+from .region import RegionDetector, lanes_region
 from .tracking import VehicleTracker
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,11 @@ def analyze(
     fps = source.fps or 5.0
     if isinstance(detector, MotionDetector):
         detector.use_calibration(calibration)  # lamp pairs at night and shadow slivers need the camera's geometry
+    if isinstance(detector, ScaledDetector):
+        # Detect only where the lanes are (and the vehicles on them): the rest measures nothing.
+        region = lanes_region(calibration)
+        log.info("%s: detecting in %s of %s", calibration.camera_id, region, calibration.image_size)
+        detector = RegionDetector(detector, region)
     tracker = VehicleTracker()
     meter = LaneMeter(calibration, interval_s=interval_s, dt_s=1.0 / fps)
     seen: set[int] = set()

@@ -16,7 +16,7 @@ class Detector(Protocol):
 
 @runtime_checkable
 class ScaledDetector(Protocol):
-    """A detector that can look at part of a frame at the scale it would see the whole frame."""
+    """A detector that can look at a region of a frame at the scale it would see the whole frame."""
 
     def update(self, image: np.ndarray) -> sv.Detections: ...
 
@@ -24,6 +24,6 @@ class ScaledDetector(Protocol):
         """Model pixels per image pixel for a whole image of ``shape`` (h, w, ...)."""
         ...
 
-    def detect(self, image: np.ndarray, scale: float) -> sv.Detections:
-        """Detections in ``image`` seen at ``scale`` model pixels per image pixel."""
+    def detect(self, image: np.ndarray, scale: float, origin: tuple[int, int] = (0, 0)) -> sv.Detections:
+        """Detections in ``image``, a region of a frame starting at ``origin``, seen at ``scale``; in frame pixels."""
         ...

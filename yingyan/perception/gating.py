@@ -6,7 +6,7 @@ neural detector then runs on the region that holds what changed since the last a
 (cropped, padded, and at the whole frame's scale when the detector can), on the whole frame
 every ``full_every_s`` seconds (so vehicles that stop stay detected), and not at all on frames
 where nothing moves. Between full passes, the last
-full pass's detections that lie away from any motion are carried over.
+full pass's detections that no motion has touched since are carried over.
 """
 
 from __future__ import annotations
@@ -60,13 +60,32 @@ class GatedDetector:
         self._frames = 0
         self._static = sv.Detections.empty()
 
+    def scale_for(self, shape: tuple[int, ...]) -> float:
+        """The network's scale for a whole frame of ``shape`` (1 when it cannot be told a scale)."""
+        return self.neural.scale_for(shape) if isinstance(self.neural, ScaledDetector) else 1.0
+
     def update(self, image: np.ndarray) -> sv.Detections:
+        return self.detect(image, self.scale_for(image.shape))
+
+    def _run(self, image: np.ndarray, scale: float, origin: tuple[int, int]) -> sv.Detections:
+        """The network on ``image`` (a region at ``origin``), at ``scale`` when it can be told one; frame pixels."""
+        self.neural_calls += 1
+        if isinstance(self.neural, ScaledDetector):
+            # At the whole frame's scale: a vehicle looks as it does in a full pass, and a network
+            # that takes any input size costs in proportion to the region's area.
+            return self.neural.detect(image, scale, origin)
+        found = self.neural.update(image)
+        if len(found) and origin != (0, 0):
+            found.xyxy = found.xyxy + np.array([*origin, *origin], dtype=np.float32)
+        return found
+
+    def detect(self, image: np.ndarray, scale: float, origin: tuple[int, int] = (0, 0)) -> sv.Detections:
+        """Detections in ``image``, a region of the frame starting at ``origin`` (the same every frame)."""
         changed = self.gate.update(image)
         k = self._frames
         self._frames += 1
         if k % self.full_every == 0:
-            self.neural_calls += 1
-            self._static = self.neural.update(image)
+            self._static = self._run(image, scale, origin)
             return self._static
         if not changed:
             return self._static
@@ -74,21 +93,16 @@ class GatedDetector:
         h, w = image.shape[:2]
         x1, y1 = np.maximum(boxes[:, :2].min(axis=0) - self.pad_px, 0).astype(int)
         x2, y2 = np.minimum(boxes[:, 2:].max(axis=0) + self.pad_px, [w, h]).astype(int)
-        self.neural_calls += 1
         crop = np.ascontiguousarray(image[y1:y2, x1:x2])
-        if isinstance(self.neural, ScaledDetector):
-            # The crop at the whole frame's scale: a vehicle looks as it does in a full pass, and
-            # a network that takes any input size costs in proportion to the crop's area.
-            found = self.neural.detect(crop, self.neural.scale_for(image.shape))
-        else:
-            found = self.neural.update(crop)
-        if len(found):
-            found.xyxy = found.xyxy + np.array([x1, y1, x1, y1], dtype=np.float32)
+        found = self._run(crop, scale, (origin[0] + int(x1), origin[1] + int(y1)))
         static = self._static
         if len(static) == 0:
             return found
-        xyxy = static.xyxy
+        xyxy = static.xyxy - np.array([*origin, *origin], dtype=np.float32)
         outside = (xyxy[:, 2] < x1) | (xyxy[:, 0] > x2) | (xyxy[:, 3] < y1) | (xyxy[:, 1] > y2)
+        # What moved since the full pass is found in the crop (or has left): only what never
+        # moved stays carried over, else a vehicle found moving would leave a ghost behind it.
         carried = static[np.nonzero(outside)[0]]
         assert isinstance(carried, sv.Detections)
+        self._static = carried
         return sv.Detections.merge([found, carried]) if len(carried) else found

@@ -70,6 +70,9 @@ class MotionDetector:
         self._locator: FootprintLocator | None = None
         self._frames = 0
         self._reference: float | None = None
+        self._factor = 1.0  # frame pixels per processed pixel
+        self._origin = np.zeros(2)  # where the processed region starts in the frame
+        self._frame_area: float | None = None  # frame pixels (from the calibration)
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 
@@ -77,14 +80,13 @@ class MotionDetector:
         """Learn the camera's geometry: night lamp pairs a car's width apart, and a car's size for shadow slivers."""
         travel = np.asarray(calibration.lanes[0].travel, dtype=np.float64)
         across = np.array([-travel[1], travel[0]]) / np.linalg.norm(travel)
-        width = calibration.image_size[0]
+        self._frame_area = float(calibration.image_size[0] * calibration.image_size[1])
 
         def spacing(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            """Pixel distance, at image points (N, 2) of the processed frame, of 1 m across the road."""
-            factor = max(width / self.process_width, 1.0) if self.process_width else 1.0
-            road = calibration.image_to_road(points * factor)
-            a = calibration.road_to_image(road - 0.5 * across) / factor
-            b = calibration.road_to_image(road + 0.5 * across) / factor
+            """Pixel distance, at image points (N, 2) of the processed region, of 1 m across the road."""
+            road = calibration.image_to_road(points * self._factor + self._origin)
+            a = calibration.road_to_image(road - 0.5 * across) / self._factor
+            b = calibration.road_to_image(road + 0.5 * across) / self._factor
             metre = np.linalg.norm(a - b, axis=1)
             return 1.0 * metre, 2.2 * metre  # headlamps sit 1.0–2.2 m apart (motorcycles aside)
 
@@ -92,9 +94,7 @@ class MotionDetector:
         locator = FootprintLocator(calibration)
         self._locator = locator if locator.camera is not None else None
 
-    def _lamp_pairs(
-        self, grey: np.ndarray, fast_mask: np.ndarray, slow_mask: np.ndarray, scale: float
-    ) -> sv.Detections:
+    def _lamp_pairs(self, grey: np.ndarray, fast_mask: np.ndarray, slow_mask: np.ndarray) -> sv.Detections:
         """Night: vehicles as pairs of bright lamps at one height, a vehicle's width apart.
 
         At night a motion mask holds lamps, their glare and the pools of light they throw on the
@@ -142,7 +142,7 @@ class MotionDetector:
         if not boxes:
             return sv.Detections.empty()
         return sv.Detections(
-            xyxy=np.asarray(boxes, dtype=np.float32) * scale,
+            xyxy=self._to_frame(np.asarray(boxes, dtype=np.float32)),
             confidence=np.ones(len(boxes), dtype=np.float32),
             class_id=np.full(len(boxes), CAR, dtype=int),
             data={"stationary": np.asarray(stationary, dtype=bool)},
@@ -197,13 +197,30 @@ class MotionDetector:
         opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._open)
         return np.asarray(cv2.morphologyEx(opened, cv2.MORPH_CLOSE, self._close))
 
+    def scale_for(self, shape: tuple[int, ...]) -> float:
+        """Processed pixels per frame pixel for frames of ``shape`` (h, w, ...): ``process_width`` across."""
+        if self.process_width is None or shape[1] <= self.process_width:
+            return 1.0
+        return self.process_width / shape[1]
+
+    def _to_frame(self, xyxy: np.ndarray) -> np.ndarray:
+        """Boxes of the processed region in frame pixels."""
+        return np.asarray(xyxy * self._factor + np.tile(self._origin, 2), dtype=np.float32)
+
     def update(self, image: np.ndarray) -> sv.Detections:
         """Moving and recently stopped objects in ``image`` (BGR)."""
-        scale = 1.0
-        if self.process_width is not None and image.shape[1] > self.process_width:
-            # Background models at reduced size: a quarter of the pixels costs a quarter of the time.
-            scale = image.shape[1] / self.process_width
-            size = (self.process_width, round(image.shape[0] / scale))
+        return self.detect(image, self.scale_for(image.shape))
+
+    def detect(self, image: np.ndarray, scale: float, origin: tuple[int, int] = (0, 0)) -> sv.Detections:
+        """Moving and recently stopped objects in ``image``, a region of the frame starting at ``origin``.
+
+        The region is processed at ``scale`` (background models at reduced size: a quarter of the
+        pixels costs a quarter of the time); boxes come back in frame pixels. The background
+        models learn this region: call it with the same region, at the same scale, every frame.
+        """
+        self._factor, self._origin = 1.0 / scale, np.asarray(origin, dtype=np.float64)
+        if scale < 1.0:
+            size = (max(round(image.shape[1] * scale), 1), max(round(image.shape[0] * scale), 1))
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         frame = self._compensate(image)
         k = self._frames
@@ -241,8 +258,10 @@ class MotionDetector:
         self._still_age = np.where(candidate > 0, np.minimum(self._still_age + 1, 60000), 0).astype(np.uint16)
         stopped = self._clean((self._still_age >= self._settle_frames).astype(np.uint8))
         if self._median < self.night_level and self._lamp_spacing is not None and self._grey is not None:
-            return self._lamp_pairs(self._grey, fast_mask, slow_mask, scale)
-        min_area = self.min_area_frac * fast_mask.shape[0] * fast_mask.shape[1]
+            return self._lamp_pairs(self._grey, fast_mask, slow_mask)
+        # The smallest blob is a fraction of the whole frame (as processed), whatever region is looked at.
+        frame_area = self._frame_area * scale * scale if self._frame_area else fast_mask.size
+        min_area = self.min_area_frac * frame_area
         boxes: list[tuple[int, int, int, int]] = []
         fill: list[float] = []
         stationary: list[bool] = []
@@ -263,7 +282,7 @@ class MotionDetector:
                     stationary.append(is_stationary)
         if not boxes:
             return sv.Detections.empty()
-        xyxy = np.asarray(boxes, dtype=np.float32) * scale
+        xyxy = self._to_frame(np.asarray(boxes, dtype=np.float32))
         keep = self._not_shadows(xyxy)
         xyxy, stationary = xyxy[keep], [flag for flag, k in zip(stationary, keep, strict=True) if k]
         if len(xyxy) == 0:

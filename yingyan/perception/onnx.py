@@ -174,8 +174,10 @@ class OnnxDetector:
         """Detections in ``image`` (BGR), in its own pixel coordinates."""
         return self.detect(image, self.scale_for(image.shape))
 
-    def detect(self, image: np.ndarray, scale: float) -> sv.Detections:
-        """Detections in ``image`` (BGR) seen at ``scale`` model pixels per image pixel.
+    def detect(self, image: np.ndarray, scale: float, origin: tuple[int, int] = (0, 0)) -> sv.Detections:
+        """Detections in ``image`` (BGR), a region of a frame starting at ``origin``, in frame pixels.
+
+        The image is seen at ``scale`` model pixels per image pixel.
 
         A flexible model gets an input just large enough (sides rounded up to 32); a fixed one
         gets its own size, and the image at most at the scale that fits it.
@@ -194,7 +196,10 @@ class OnnxDetector:
             blob = (boxed[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32)) / 255.0
         raw = self.session.run(None, {self.input_name: np.ascontiguousarray(blob)})[0][0]
         boxes, scores, class_ids = self._decode(np.asarray(raw, dtype=np.float32), size)
-        return self._finish(boxes, scores, class_ids, lb, image.shape[:2])
+        found = self._finish(boxes, scores, class_ids, lb, image.shape[:2])
+        if len(found) and origin != (0, 0):
+            found.xyxy = found.xyxy + np.array([*origin, *origin], dtype=np.float32)
+        return found
 
     def _grid(self, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """YOLOX grid cells (x, y) and their strides for an input of ``size`` (w, h)."""
