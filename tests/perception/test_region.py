@@ -1,4 +1,4 @@
-"""Detection only where the lanes are: the region holds every lane and the vehicles on it, and costs nothing in accuracy."""
+"""Detection only where the lanes are: the region holds every lane and the vehicles on it, at no loss."""
 
 from __future__ import annotations
 
