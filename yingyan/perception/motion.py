@@ -179,7 +179,7 @@ class MotionDetector:
 
     def _compensate(self, image: np.ndarray) -> np.ndarray:
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        median = float(np.median(grey[::4, ::4])) + 1e-3
+        median = _median(grey[::4, ::4]) + 1e-3
         self._median = median
         self._grey = grey
         if self._reference is None:
@@ -252,11 +252,14 @@ class MotionDetector:
         # A stopped vehicle stays where it is: only what has stayed still for ``settle_s`` counts
         # as stopped (a distant vehicle creeping up the image, half absorbed by the fast model,
         # does not).
-        candidate = slow_mask & (1 - recent)
+        candidate = np.asarray(cv2.bitwise_and(slow_mask, 1 - recent), dtype=np.uint8)
         if self._still_age is None:
             self._still_age = np.zeros(candidate.shape, np.uint16)
-        self._still_age = np.where(candidate > 0, np.minimum(self._still_age + 1, 60000), 0).astype(np.uint16)
-        stopped = self._clean((self._still_age >= self._settle_frames).astype(np.uint8))
+        # Frames each pixel has been still (saturating add, then zero where it is not).
+        older = cv2.add(self._still_age, np.ones_like(self._still_age))
+        self._still_age = np.asarray(cv2.multiply(older, candidate.astype(np.uint16)), dtype=np.uint16)
+        settled = (self._still_age >= self._settle_frames).astype(np.uint8)
+        stopped = self._clean(settled) if cv2.countNonZero(settled) else settled
         if self._median < self.night_level and self._lamp_spacing is not None and self._grey is not None:
             return self._lamp_pairs(self._grey, fast_mask, slow_mask)
         # The smallest blob is a fraction of the whole frame (as processed), whatever region is looked at.
@@ -266,6 +269,8 @@ class MotionDetector:
         fill: list[float] = []
         stationary: list[bool] = []
         for mask, is_stationary in ((moving, False), (stopped, True)):
+            if not cv2.countNonZero(mask):
+                continue
             count, labels, stats = _components(mask)
             for i in range(1, count):
                 x, y, w, h, area = (int(v) for v in stats[i])
@@ -293,6 +298,12 @@ class MotionDetector:
             class_id=np.full(len(xyxy), CAR, dtype=int),
             data={"stationary": np.asarray(stationary, dtype=bool)},
         )
+
+
+def _median(grey: np.ndarray) -> float:
+    """(Lower) median grey level of a uint8 image, from its histogram: several times faster than sorting."""
+    cumulative = np.cumsum(np.bincount(grey.ravel(), minlength=256))
+    return float(np.searchsorted(cumulative, (cumulative[-1] + 1) // 2))
 
 
 def _components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:

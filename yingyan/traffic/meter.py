@@ -27,7 +27,7 @@ from yingyan.traffic.state import (
     Stretch,
     lane_state,
 )
-from yingyan.traffic.stitch import TrackStitcher
+from yingyan.traffic.stitch import TrackStitcher, slope
 
 # Typical lengths (m) by COCO class, for occupancy and queue extents.
 CLASS_LENGTH_M: dict[int, float] = {cls: size[0] for cls, size in CLASS_SIZE_M.items()}
@@ -239,11 +239,7 @@ class LaneMeter:
             s = np.array([p.road for p in pts]) @ way.travel + lengths / 2
             for i, p in enumerate(pts):
                 near = np.abs(times - p.t) <= SPEED_WINDOW_S
-                v = (
-                    float(np.polyfit(times[near], s[near], 1)[0])
-                    if np.count_nonzero(near) >= 2 and np.ptp(times[near]) > 0
-                    else 0.0
-                )
+                v = slope(times[near], s[near])
                 t.append(p.t)
                 vehicle.append(track)
                 lane.append(p.lane if p.direction == way.name else 0)

@@ -17,6 +17,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of ``y`` over ``x`` (as ``np.polyfit(x, y, 1)[0]``, far cheaper); 0 if ``x`` is flat."""
+    dx = x - x.mean()
+    var = float(dx @ dx)
+    return float(dx @ (y - y.mean())) / var if var > 0 else 0.0
+
+
 @dataclass
 class _Trail:
     """Recent road positions of one vehicle (canonical id)."""
@@ -32,7 +39,7 @@ class _Trail:
         self.w.append(w)
         del self.t[:-6], self.s[:-6], self.w[:-6]
         moving = len(self.t) >= 2 and self.t[-1] - self.t[0] > 0
-        self.v = float(np.polyfit(self.t, self.s, 1)[0]) if moving else 0.0
+        self.v = slope(np.asarray(self.t), np.asarray(self.s)) if moving else 0.0
 
     def speed(self) -> float:
         return self.v
