@@ -39,6 +39,7 @@ class MotionDetector:
         slow_memory_s: float = 300.0,
         min_area_frac: float = 0.0004,
         warmup_s: float = 8.0,
+        moving_after_s: float = 2.0,
         settle_s: float = 2.0,
         night_level: float = 40.0,
         process_width: int | None = 640,
@@ -58,6 +59,7 @@ class MotionDetector:
         self.slow_rate = 0.105 / (fps * slow_memory_s)
         self.min_area_frac = min_area_frac
         self.warmup_frames = max(round(warmup_s * fps), 5)
+        self._moving_after = min(max(round(moving_after_s * fps), 3), self.warmup_frames)
         self._warmup: list[np.ndarray] = []
         self._settle_frames = max(round(settle_s * fps), 1)
         self._still_age: np.ndarray | None = None
@@ -174,8 +176,8 @@ class MotionDetector:
 
     @property
     def ready(self) -> bool:
-        """Whether the warm-up is over (before it, ``update`` returns nothing)."""
-        return self._frames > self.warmup_frames
+        """Whether detections have started: moving vehicles after ``moving_after_s``, stopped ones after the warm-up."""
+        return self._frames > self._moving_after
 
     def _compensate(self, image: np.ndarray) -> np.ndarray:
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
@@ -226,24 +228,29 @@ class MotionDetector:
         k = self._frames
         self._frames += 1
         if k < self.warmup_frames:
-            # Warming up: the fast model learns as it goes; the slow one starts from the median of
-            # the warm-up frames, the empty road. Started from a plain average, every vehicle that
-            # passed during the warm-up would leave a ghost that the slow model keeps for minutes.
-            self.fast.apply(frame, learningRate=1.0 / (k + 1))
+            # Warming up: the fast model learns as it goes (and finds moving vehicles after a
+            # couple of seconds, so that a camera starts counting at once); the slow one starts
+            # from the median of the warm-up frames, the empty road. Started from a plain average,
+            # every vehicle that passed during the warm-up would leave a ghost for minutes.
+            fast_fg = self.fast.apply(frame, learningRate=-1)  # (1/(k+1) would keep vehicles out of it)
             self._warmup.append(frame)
             if k == self.warmup_frames - 1:
                 background = np.median(np.stack(self._warmup), axis=0).astype(np.uint8)
                 self._warmup.clear()
                 for _ in range(3):
                     self.slow.apply(background, learningRate=1.0)
-            return sv.Detections.empty()
-        fast_fg = self.fast.apply(frame, learningRate=-1)
+            if k < self._moving_after:
+                return sv.Detections.empty()
+            self._slow_mask = np.zeros(fast_fg.shape, np.uint8)  # nothing known to have stopped yet
+        else:
+            fast_fg = self.fast.apply(frame, learningRate=-1)
         fast_mask = (fast_fg > 200).astype(np.uint8)  # 127 marks shadows
-        if self._slow_mask is None or k % self._slow_every == 0:
+        if k >= self.warmup_frames and (self._slow_mask is None or k % self._slow_every == 0):
             # The slow model only needs to look about once a second: what it finds has stood still.
             slow_fg = self.slow.apply(frame, learningRate=min(self.slow_rate * self._slow_every, 1.0))
             self._slow_mask = (slow_fg > 200).astype(np.uint8)
         slow_mask = self._slow_mask
+        assert slow_mask is not None
         # Moving things from the fast model; what only the slow model still sees has stopped.
         # Blobs of the two are found apart, so a parked car does not merge with the traffic
         # squeezing past it.
