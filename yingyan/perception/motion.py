@@ -23,7 +23,7 @@ import numpy as np
 import supervision as sv
 
 from yingyan.calibration import CameraCalibration
-from yingyan.perception.classes import CAR
+from yingyan.perception.classes import CAR, MOTORCYCLE
 from yingyan.traffic.footprint import FootprintLocator
 
 LAMP_GREY = 230  # at night, a vehicle lamp is about the only thing this bright
@@ -116,7 +116,7 @@ class MotionDetector:
             if not moving and not slow_mask[y : y + h, x : x + w].any():
                 continue  # a street light, or a lit window: part of the scene
             lamps.append((float(cx), float(cy), math.sqrt(stats[i][4] / math.pi), moving))
-        if len(lamps) < 2:
+        if not lamps:
             return sv.Detections.empty()
         pts = np.array([[lx, ly] for lx, ly, _, _ in lamps])
         lo, hi = self._lamp_spacing(pts)
@@ -132,7 +132,7 @@ class MotionDetector:
                 if d < gap and max(ri, rj) < 2.5 * min(ri, rj) + 1.0:
                     choice, gap = j, d
             best.append(choice)
-        boxes, stationary = [], []
+        boxes, stationary, classes = [], [], []
         for i, j in enumerate(best):
             if j <= i or best[j] != i:
                 continue
@@ -141,12 +141,25 @@ class MotionDetector:
             sep, row = right - left, (yi + yj) / 2
             boxes.append((left - 0.2 * sep, row - 0.9 * sep, right + 0.2 * sep, row + 0.3 * sep))
             stationary.append(not (mi or mj))
+            classes.append(CAR)
+        # A moving lamp with no other lamp beside it is a motorcycle (or a car whose lamps merge
+        # in the distance): a vehicle all the same, about a metre wide where it is.
+        for i, (xi, yi, _, moving) in enumerate(lamps):
+            alone = all(
+                j == i or abs(yj - yi) > 2.0 + 0.15 * abs(xj - xi) or abs(xj - xi) > hi[i]
+                for j, (xj, yj, _, _) in enumerate(lamps)
+            )
+            if moving and alone:
+                metre = float(lo[i])
+                boxes.append((xi - 0.5 * metre, yi - 0.6 * metre, xi + 0.5 * metre, yi + 1.0 * metre))
+                stationary.append(False)
+                classes.append(MOTORCYCLE)
         if not boxes:
             return sv.Detections.empty()
         return sv.Detections(
             xyxy=self._to_frame(np.asarray(boxes, dtype=np.float32)),
             confidence=np.ones(len(boxes), dtype=np.float32),
-            class_id=np.full(len(boxes), CAR, dtype=int),
+            class_id=np.asarray(classes, dtype=int),
             data={"stationary": np.asarray(stationary, dtype=bool)},
         )
 
