@@ -27,7 +27,6 @@ from yingyan.perception.classes import CAR, MOTORCYCLE
 from yingyan.traffic.footprint import FootprintLocator
 
 LAMP_GREY = 230  # at night, a vehicle lamp is about the only thing this bright
-DARK_MAX_FRAC = 0.06  # a "shadow" patch larger than this share of the frame is a cloud, not a dark vehicle
 
 
 class MotionDetector:
@@ -213,30 +212,6 @@ class MotionDetector:
             return image
         return cv2.convertScaleAbs(image, alpha=gain)
 
-    def _with_dark_vehicles(self, fg: np.ndarray) -> np.ndarray:
-        """The foreground mask (MOG2: 255 foreground, 127 shadow), with dark vehicles put back.
-
-        A black car on asphalt is darker than the road by about the ratio of a shadow, and MOG2
-        takes it for one: all that is left of it is its lamps. A shadow, though, hangs on the
-        vehicle that casts it, which is foreground; a patch of "shadow" that holds almost no
-        foreground, of a vehicle's size, is a dark vehicle (with its own shadow).
-        """
-        mask = (fg > 200).astype(np.uint8)
-        shade = (fg == 127).astype(np.uint8)
-        if cv2.countNonZero(shade) < self.min_area_frac * fg.size:
-            return mask
-        joined = self._clean(mask | shade)
-        count, labels, stats = _components(joined)
-        if count <= 1:
-            return mask
-        solid = np.bincount(labels.ravel(), weights=mask.ravel(), minlength=count)
-        area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
-        dark = (solid < 0.25 * area) & (area >= 2 * self.min_area_frac * fg.size) & (area <= DARK_MAX_FRAC * fg.size)
-        dark[0] = False
-        if not dark.any():
-            return mask
-        return np.asarray(mask | dark[labels].astype(np.uint8), dtype=np.uint8)
-
     def _clean(self, mask: np.ndarray) -> np.ndarray:
         opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._open)
         return np.asarray(cv2.morphologyEx(opened, cv2.MORPH_CLOSE, self._close))
@@ -286,7 +261,7 @@ class MotionDetector:
             self._slow_mask = np.zeros(fast_fg.shape, np.uint8)  # nothing known to have stopped yet
         else:
             fast_fg = self.fast.apply(frame, learningRate=-1)
-        fast_mask = self._with_dark_vehicles(fast_fg)
+        fast_mask = (fast_fg > 200).astype(np.uint8)  # 127 marks shadows
         if k >= self.warmup_frames and (self._slow_mask is None or k % self._slow_every == 0):
             # The slow model only needs to look about once a second: what it finds has stood still.
             slow_fg = self.slow.apply(frame, learningRate=min(self.slow_rate * self._slow_every, 1.0))
