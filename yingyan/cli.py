@@ -222,6 +222,10 @@ def analyze_cmd(
     fast_decode: Annotated[
         bool, typer.Option("--fast-decode/--no-fast-decode", help="Skip deblocking while decoding (cheaper).")
     ] = False,
+    motion_width: Annotated[
+        int,
+        typer.Option(help="Width in pixels the motion detector works at (480 is cheaper, 640 more accurate).", min=160),
+    ] = 640,
 ) -> None:
     """Measure per-lane traffic state from one camera: lane_state.csv, tracks.jsonl, optional overlay."""
     from yingyan.perception.analyze import analyze
@@ -243,7 +247,7 @@ def analyze_cmd(
             if detector is DetectorName.GATED:
                 backend = GatedDetector(backend, fps=fps)
         else:
-            backend = MotionDetector(fps=fps)
+            backend = MotionDetector(fps=fps, process_width=motion_width)
         with _progress() as progress:
             task = progress.add_task(f"analysing {cal.camera_id} (stream s)", total=None)
             summary = analyze(

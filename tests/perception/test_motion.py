@@ -13,7 +13,7 @@ import supervision as sv
 
 from tests.conftest import load_manifest
 from yingyan.calibration import CameraCalibration
-from yingyan.perception.motion import MotionDetector
+from yingyan.perception.motion import MotionDetector, shrink
 from yingyan.sim.camera import camera_for, measurement_zone
 from yingyan.sim.library import load_builtin
 from yingyan.sim.outputs import calibration_for
@@ -139,3 +139,33 @@ def test_a_sliver_beside_a_vehicle_is_its_shadow_and_is_dropped() -> None:
     keep = detector._not_shadows(np.array([one, sliver], np.float32))
     assert keep.tolist() == [True, False]
     assert detector._not_shadows(np.array([sliver], np.float32)).tolist() == [True]
+
+
+def test_a_dark_car_in_a_busy_lane_does_not_vanish_into_the_background() -> None:
+    """Dark cars pass often (each pixel of the lane is under one a third of the time): the road stays the background."""
+    rng = np.random.default_rng(3)
+    road = _road(rng)
+    detector = MotionDetector(fps=5)
+    missed = 0
+    for k in range(300):  # 60 s: a dark car every 2 s, creeping 10 px a frame for 1.2 s
+        frame = road.copy()
+        phase = k % 10
+        y = 30 + 10 * phase
+        if phase < 6:
+            frame[y : y + 30, 140:175] = (70, 40, 30)  # a dark blue car on grey asphalt
+            frame[y + 8 : y + 16, 143:172] = (20, 20, 20)  # its windscreen
+        det = detector.update(frame)
+        if k >= 100 and 1 <= phase < 6:
+            centres = (det.xyxy[:, 1] + det.xyxy[:, 3]) / 2 if len(det) else np.array([])
+            missed += int(not np.any(np.abs(centres - (y + 15)) < 8))
+    assert missed <= 5, f"{missed} of 100 sightings of dark cars missed"
+
+
+def test_shrink_matches_area_averaging_and_keeps_the_requested_size() -> None:
+    rng = np.random.default_rng(4)
+    image = cv2.GaussianBlur(rng.integers(0, 255, (668, 766, 3), dtype=np.uint8), (9, 9), 3)
+    for size in ((383, 334), (287, 250), (480, 270)):
+        small = shrink(image, size)
+        assert small.shape == (size[1], size[0], 3)
+        reference = cv2.resize(image, size, interpolation=cv2.INTER_AREA).astype(int)
+        assert np.abs(small.astype(int) - reference).mean() < 4.0

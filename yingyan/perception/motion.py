@@ -240,7 +240,7 @@ class MotionDetector:
         self._factor, self._origin = 1.0 / scale, np.asarray(origin, dtype=np.float64)
         if scale < 1.0:
             size = (max(round(image.shape[1] * scale), 1), max(round(image.shape[0] * scale), 1))
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            image = shrink(image, size)
         frame = self._compensate(image)
         k = self._frames
         self._frames += 1
@@ -322,6 +322,25 @@ class MotionDetector:
             class_id=np.full(len(xyxy), CAR, dtype=int),
             data={"stationary": np.asarray(stationary, dtype=bool)},
         )
+
+
+def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` scaled down to ``size`` (w, h) without aliasing, cheaply.
+
+    OpenCV's area averaging is fast only for whole-number factors (0.16 ms for a 766x668
+    region halved, 2.2 ms for the same at 0.375): halve by area averaging (an odd last row
+    or column dropped) while the image is twice the size or more, then interpolate the rest.
+    """
+    h, w = image.shape[:2]
+    tw, th = size
+    if w % tw == 0 and h % th == 0:
+        return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+    while w >= 2 * tw and h >= 2 * th:
+        w, h = w // 2, h // 2
+        image = np.asarray(cv2.resize(image[: 2 * h, : 2 * w], (w, h), interpolation=cv2.INTER_AREA))
+    if (w, h) != (tw, th):
+        image = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_LINEAR))
+    return image
 
 
 def _median(grey: np.ndarray) -> float:
