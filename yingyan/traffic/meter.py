@@ -62,7 +62,7 @@ class Carriageway:
     stretch: Stretch
 
 
-def _carriageways(calibration: CameraCalibration) -> list[Carriageway]:
+def carriageways(calibration: CameraCalibration) -> list[Carriageway]:
     """One :class:`Carriageway` per direction named in the calibration's lanes, in their order."""
     out: list[Carriageway] = []
     for name in dict.fromkeys(lane.direction for lane in calibration.lanes):
@@ -100,7 +100,7 @@ class LaneMeter:
         self.calibration = calibration
         self.interval_s = interval_s
         self.dt_s = dt_s
-        self.carriageways = _carriageways(calibration)
+        self.carriageways = carriageways(calibration)
         self._travel = self.carriageways[0].travel
         self._across = np.array([-self._travel[1], self._travel[0]])
         self._locator = FootprintLocator(calibration)

@@ -1,0 +1,208 @@
+"""Event detectors on synthetic tracks: a stall raises one event, a jam stays silent, parking is not stopping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from yingyan.calibration import CameraCalibration
+from yingyan.incidents import CameraEvents, Event, EventRules, EventType
+from yingyan.traffic.meter import TrackPoint
+
+FPS = 5.0
+LANE_Y = {1: -1.75, 2: -5.25}
+# A vehicle: its lane and where it is at time t (None: not in view).
+Vehicle = tuple[int, Callable[[float], float | None]]
+
+
+def _calibration(zones: list[dict[str, object]] | None = None) -> CameraCalibration:
+    """Two lanes of 3.5 m, travel +x, measured from 0 to 100 m."""
+
+    def lane(number: int, y0: float, y1: float) -> dict[str, object]:
+        road = [[0.0, y0], [100.0, y0], [100.0, y1], [0.0, y1]]
+        return {
+            "id": f"C-L{number}", "number": number, "direction": "forward", "travel": [1.0, 0.0],
+            "polygon_road": road, "polygon_image": road,
+        }  # fmt: skip
+
+    return CameraCalibration.model_validate(
+        {
+            "camera_id": "C",
+            "image_size": [640, 360],
+            "homography": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+            "road_class": "arterial",
+            "speed_limit_kmh": 60,
+            "lanes": [lane(1, 0.0, -3.5), lane(2, -3.5, -7.0)],
+            "zones": zones or [],
+        }
+    )
+
+
+def _run(
+    detector: CameraEvents, vehicles: dict[int, Vehicle], seconds: float, ids: Callable[[int, float], int] | None = None
+) -> list[Event]:
+    """Feed the vehicles' points at 5 fps; speeds by finite difference, as the lane meter measures them."""
+    events: list[Event] = []
+    dt = 1.0 / FPS
+    for k in range(int(seconds * FPS)):
+        t = k * dt
+        points = []
+        for vid, (lane, x_of) in vehicles.items():
+            x, before = x_of(t), x_of(t - 1.0)
+            if x is None:
+                continue
+            speed = (x - before) / 1.0 if before is not None else 0.0
+            track = ids(vid, t) if ids else vid
+            road = (x, LANE_Y[lane])
+            points.append(TrackPoint(t, track, 2, road, lane, x + 2.3, speed, "forward"))
+        events += detector.update(t, points, _queues(points))
+    return events
+
+
+def _queues(points: list[TrackPoint]) -> list[tuple[str, np.ndarray, float]]:
+    """Standing queues per lane as the lane meter reports them (head slower than 10 km/h, gaps ≤ 20 m)."""
+    out = []
+    for lane in (1, 2):
+        members = sorted((p for p in points if p.lane == lane and abs(p.speed) < 15 / 3.6), key=lambda p: -p.road[0])
+        if not members or abs(members[0].speed) >= 10 / 3.6:
+            continue
+        tail = members[0]
+        for p in members[1:]:
+            if tail.road[0] - p.road[0] - 4.6 > 20:
+                break
+            tail = p
+        head_x, tail_x = members[0].road[0] + 2.3, tail.road[0] - 2.3
+        segment = np.array([[head_x, LANE_Y[lane]], [tail_x, LANE_Y[lane]]])
+        out.append((f"C-L{lane}", segment, head_x - tail_x))
+    return out
+
+
+def _flow(lane: int, first: int, count: int, every_s: float, speed: float = 14.0) -> dict[int, Vehicle]:
+    """``count`` vehicles entering at x = 0 every ``every_s`` seconds at ``speed`` m/s."""
+
+    def make(t0: float) -> Callable[[float], float | None]:
+        return lambda t: (speed * (t - t0)) if 0 <= speed * (t - t0) <= 100 else None
+
+    return {first + i: (lane, make(i * every_s)) for i in range(count)}
+
+
+def _stalls(
+    at_x: float, stop_t: float, leave_t: float = float("inf"), speed: float = 14.0
+) -> Callable[[float], float | None]:
+    """A vehicle driving in from x = 0 that stops at ``at_x`` at ``stop_t`` and drives off at ``leave_t``."""
+    t_in = stop_t - at_x / speed
+
+    def x(t: float) -> float | None:
+        if t < t_in:
+            return None
+        if t < stop_t:
+            return speed * (t - t_in)
+        if t < leave_t:
+            return at_x
+        x_out = at_x + speed * (t - leave_t)
+        return x_out if x_out <= 100 else None
+
+    return x
+
+
+def test_a_stalled_car_in_free_flow_raises_one_event_about_ten_seconds_after_it_stops() -> None:
+    detector = CameraEvents(_calibration())
+    vehicles = _flow(1, 100, 40, 3.0) | {1: (2, _stalls(50.0, stop_t=20.0, leave_t=100.0))}
+    events = _run(detector, vehicles, 120.0)
+    raised = [e for e in events if e.end_s is None]
+    assert [e.type for e in raised] == [EventType.STOPPED_VEHICLE]
+    (stall,) = raised
+    assert stall.lane_id == "C-L2" and abs(stall.position[0] - 50.0) < 1.0
+    assert 19.0 <= stall.start_s <= 21.5  # when it came to rest (speeds are fitted over a second)
+    assert 29.0 <= stall.alert_s <= 33.0  # the 10 s dwell after that
+    ended = [e for e in events if e.end_s is not None]
+    assert [e.id for e in ended] == [stall.id] and 99.0 <= ended[0].end_s <= 102.0  # type: ignore[operator]
+
+
+def test_cars_queued_behind_a_stall_raise_nothing_of_their_own() -> None:
+    detector = CameraEvents(_calibration())
+    # The stall at 80 m; three cars pull up behind it at 7 m spacing and wait there.
+    vehicles: dict[int, Vehicle] = {1: (2, _stalls(80.0, stop_t=10.0))}
+    for i, x in enumerate((73.0, 66.0, 59.0)):
+        vehicles[10 + i] = (2, _stalls(x, stop_t=14.0 + 3 * i))
+    events = _run(detector, vehicles | _flow(1, 100, 30, 3.0), 90.0)
+    assert [(e.type, e.track_ids) for e in events] == [(EventType.STOPPED_VEHICLE, (1,))]
+
+
+def test_a_jam_over_the_whole_view_raises_congestion_and_no_stopped_vehicle() -> None:
+    detector = CameraEvents(_calibration())
+    # Bumper to bumper in both lanes, beyond the view's far end: creeping now and then.
+    vehicles: dict[int, Vehicle] = {}
+    for lane in (1, 2):
+        for i in range(14):
+            x0 = 98.0 - 7.0 * i
+
+            def x(t: float, x0: float = x0) -> float:
+                return x0 + 3.0 * (t // 45)  # stands 45 s, then edges forward 3 m
+
+            vehicles[lane * 100 + i] = (lane, x)
+    events = _run(detector, vehicles, 200.0)
+    kinds = {e.type for e in events}
+    assert EventType.STOPPED_VEHICLE not in kinds and EventType.ILLEGAL_PARKING not in kinds
+    congestion = [e for e in events if e.type is EventType.CONGESTION]
+    assert {e.lane_id for e in congestion} == {"C-L1", "C-L2"}
+    assert all(e.start_s <= 2.0 and 29.0 <= e.alert_s <= 33.0 for e in congestion)  # duration 30 s
+
+
+def test_congestion_ends_once_the_queue_has_gone_for_the_clearance_time() -> None:
+    detector = CameraEvents(_calibration())
+    vehicles: dict[int, Vehicle] = {}
+    for i in range(10):
+        x0 = 90.0 - 7.0 * i
+
+        def x(t: float, x0: float = x0) -> float | None:
+            pos = x0 if t < 60 else x0 + 14.0 * (t - 60)  # the queue dissolves at 60 s
+            return pos if pos <= 100 else None
+
+        vehicles[i] = (1, x)
+    events = _run(detector, vehicles | _flow(2, 100, 40, 3.0), 150.0)
+    congestion = [e for e in events if e.type is EventType.CONGESTION]
+    assert len(congestion) == 2 and congestion[0].id == congestion[1].id
+    assert congestion[1].end_s is not None and 59.0 <= congestion[1].end_s <= 62.0
+
+
+def test_standing_in_a_parking_zone_is_nothing_and_in_a_no_parking_lane_is_illegal_parking() -> None:
+    parking = {"id": "P", "kind": "parking", "polygon_road": [[0, -7], [40, -7], [40, -3.5], [0, -3.5]],
+               "polygon_image": [[0, 0], [1, 0], [1, 1], [0, 1]]}  # fmt: skip
+    detector = CameraEvents(_calibration([parking]), EventRules(no_parking_lanes=["C-L1"]))
+    vehicles: dict[int, Vehicle] = {
+        1: (2, lambda t: 20.0),  # parked in the parking bay all along
+        2: (1, _stalls(60.0, stop_t=5.0)),  # standing in the no-parking kerb lane
+    }
+    events = _run(detector, vehicles | _flow(2, 100, 10, 30.0, speed=14.0), 400.0)
+    assert [(e.type, e.track_ids) for e in events] == [(EventType.ILLEGAL_PARKING, (2,))]
+    assert 300.0 <= events[0].alert_s - events[0].start_s <= 302.0
+
+
+def test_a_vehicle_driving_against_the_lane_is_wrong_way_once() -> None:
+    detector = CameraEvents(_calibration())
+    vehicles: dict[int, Vehicle] = {7: (1, lambda t: (95.0 - 12.0 * (t - 5.0)) if 5.0 <= t <= 12.0 else None)}
+    events = _run(detector, vehicles | _flow(2, 100, 5, 4.0), 30.0)
+    raised = [e for e in events if e.end_s is None]
+    assert [(e.type, e.track_ids) for e in raised] == [(EventType.WRONG_WAY, (7,))]
+    assert raised[0].alert_s - 5.0 <= 2.0
+    assert any(e.end_s is not None and e.type is EventType.WRONG_WAY for e in events)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(min_value=12.0, max_value=590.0), max_size=6))
+def test_a_parked_car_whose_track_is_lost_and_found_again_raises_one_event(switches: list[float]) -> None:
+    """However often the tracker gives the standing car a new id, it is one event all night."""
+    detector = CameraEvents(_calibration())
+    cuts = sorted(switches)
+
+    def ids(vid: int, t: float) -> int:
+        return vid if vid != 1 else 1000 + sum(1 for c in cuts if c <= t)
+
+    vehicles = {1: (2, _stalls(50.0, stop_t=5.0))} | _flow(1, 100, 100, 6.0)
+    events = _run(detector, vehicles, 600.0, ids=ids)
+    standing = [e for e in events if e.type is EventType.STOPPED_VEHICLE]
+    assert len(standing) == 1 and standing[0].end_s is None

@@ -1,0 +1,349 @@
+"""Per-camera event detectors on the tracks placed on the road: stopped vehicle, illegal parking,
+wrong way, congestion and queue spill-back.
+
+``CameraEvents.update(time_s, points, queues)`` takes one analysed frame (the lane meter's
+track points and standing queues) and returns the events that were raised or ended in it.
+Each event is reported when it is raised and once more when it ends, under the same id.
+
+A standing vehicle raises one event, however long it stands and however often its track is
+lost and found again: an event belongs to a place on the road as well as to a track, and a
+track standing where an open event stands joins that event.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field, replace
+
+import cv2
+import numpy as np
+
+from yingyan.calibration import CameraCalibration
+from yingyan.incidents.events import Event, EventType
+from yingyan.incidents.rules import EventRules
+from yingyan.traffic.levels import congestion_level, default_thresholds
+from yingyan.traffic.meter import CLASS_LENGTH_M, TrackPoint, carriageways
+
+TRACK_GONE_S = 2.0  # a wrong-way event ends when its track has not been seen for this long
+PLACE_CLEAR_S = 5.0  # a standing event ends when nothing has stood at its place for this long
+
+
+@dataclass
+class _Standing:
+    """A track that stands still: where it stopped and since when."""
+
+    anchor: tuple[float, float]
+    since: float
+    last_seen: float
+    event: str | None = None  # id of the event it raised or joined
+
+
+@dataclass
+class _Open:
+    """An open event and when its condition last held."""
+
+    event: Event
+    last_seen: float
+
+
+@dataclass
+class _LaneCondition:
+    """Congestion bookkeeping of one lane."""
+
+    since: float | None = None
+    last_true: float = -math.inf
+    event: str | None = None
+    spill_since: float | None = None
+    spill_event: str | None = None
+    spill_last: float = -math.inf
+
+
+@dataclass
+class _Sample:
+    t: float
+    way: str
+    lane: int
+    along: float
+    speed_kmh: float
+
+
+@dataclass
+class _Trail:
+    samples: deque[tuple[float, float]] = field(default_factory=deque)  # (t, along its own travel)
+    event: str | None = None
+    last_seen: float = 0.0
+
+
+class CameraEvents:
+    """``update(time_s, points, queues) -> list[Event]`` for one camera."""
+
+    def __init__(self, calibration: CameraCalibration, rules: EventRules | None = None) -> None:
+        self.calibration = calibration
+        self.rules = rules or EventRules()
+        self.camera_id = calibration.camera_id
+        self._ways = {way.name: way for way in carriageways(calibration)}
+        self._lane_ids = {
+            (way.name, number): lane_id for way in self._ways.values() for number, lane_id in way.lanes.lane_ids.items()
+        }
+        self._thresholds = default_thresholds(calibration.road_class)
+        self._zones = [(zone.kind, np.asarray(zone.polygon_road, dtype=np.float32)) for zone in calibration.zones]
+        self._standing: dict[int, _Standing] = {}
+        self._trails: dict[int, _Trail] = {}
+        self._open: dict[str, _Open] = {}
+        self._lanes: dict[str, _LaneCondition] = {}
+        self._history: deque[_Sample] = deque()
+        self._still_mps = self.rules.still_speed_kmh / 3.6
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _along(self, p: TrackPoint) -> float:
+        way = self._ways.get(p.direction)
+        travel = way.travel if way is not None else next(iter(self._ways.values())).travel
+        return float(np.asarray(p.road) @ travel)
+
+    def _zone_kind(self, road: tuple[float, float]) -> str | None:
+        for kind, poly in self._zones:
+            if cv2.pointPolygonTest(poly, (float(road[0]), float(road[1])), False) >= 0:
+                return kind
+        return None
+
+    def _new_id(self, kind: EventType, key: str, t: float) -> str:
+        return f"{self.camera_id}-{kind.value}-{key}-{int(round(t * 10))}"
+
+    # -- the verb ------------------------------------------------------------------------------
+
+    def update(
+        self, time_s: float, points: list[TrackPoint], queues: list[tuple[str, np.ndarray, float]] | None = None
+    ) -> list[Event]:
+        """Record one analysed frame; return the events raised or ended in it."""
+        out: list[Event] = []
+        for p in points:
+            if p.lane > 0:
+                self._history.append(_Sample(p.t, p.direction, p.lane, self._along(p), abs(p.speed) * 3.6))
+        while self._history and self._history[0].t < time_s - max(
+            self.rules.speed_window_s, self.rules.stopped_dwell_s
+        ):
+            self._history.popleft()
+        out += self._standing_vehicles(time_s, points)
+        out += self._wrong_way(time_s, points)
+        out += self._congestion(time_s, queues or [])
+        return out
+
+    # -- stopped vehicles and illegal parking ---------------------------------------------------
+
+    def _standing_vehicles(self, t: float, points: list[TrackPoint]) -> list[Event]:
+        out: list[Event] = []
+        seen = set()
+        for p in points:
+            seen.add(p.track)
+            st = self._standing.get(p.track)
+            still = abs(p.speed) < self._still_mps
+            if still and st is not None and math.dist(p.road, st.anchor) <= self.rules.still_radius_m:
+                pass
+            elif still:
+                st = self._standing[p.track] = _Standing(anchor=p.road, since=p.t, last_seen=p.t)
+            else:
+                self._standing.pop(p.track, None)
+                continue
+            st.last_seen = p.t
+            # A track standing where an open event stands keeps that event alive (and joins it).
+            for key, op in self._open.items():
+                if op.event.type in (EventType.STOPPED_VEHICLE, EventType.ILLEGAL_PARKING) and (
+                    math.dist(op.event.position, p.road) <= 2 * self.rules.still_radius_m
+                ):
+                    op.last_seen = t
+                    st.event = st.event or key
+            if st.event is not None:
+                continue
+            kind = self._standing_kind(p)
+            if kind is None:
+                continue
+            dwell = self.rules.parking_dwell_s if kind is EventType.ILLEGAL_PARKING else self.rules.stopped_dwell_s
+            if p.t - st.since < dwell:
+                continue
+            if kind is EventType.STOPPED_VEHICLE and not self._heads_its_queue(p, points):
+                continue
+            event = Event(
+                id=self._new_id(kind, f"t{p.track}", st.since),
+                type=kind,
+                camera_id=self.camera_id,
+                lane_id=self._lane_ids.get((p.direction, p.lane)),
+                start_s=st.since,
+                alert_s=t,
+                position=p.road,
+                track_ids=(p.track,),
+                details={"dwell_s": t - st.since},
+            )
+            self._open[event.id] = _Open(event, t)
+            st.event = event.id
+            out.append(event)
+        for track in list(self._standing):
+            if track not in seen and t - self._standing[track].last_seen > 60.0:
+                del self._standing[track]  # bounded memory on a stream that runs for weeks
+        for key, op in list(self._open.items()):
+            if (
+                op.event.type in (EventType.STOPPED_VEHICLE, EventType.ILLEGAL_PARKING)
+                and t - op.last_seen > PLACE_CLEAR_S
+            ):
+                out.append(replace(op.event, end_s=op.last_seen))
+                del self._open[key]
+        return out
+
+    def _standing_kind(self, p: TrackPoint) -> EventType | None:
+        """What standing here is: a stopped vehicle (travel lane), illegal parking, or nothing (parking)."""
+        zone = self._zone_kind(p.road)
+        if zone == "parking":
+            return None
+        lane_id = self._lane_ids.get((p.direction, p.lane))
+        if zone == "no_parking" or (lane_id is not None and lane_id in self.rules.no_parking_lanes):
+            return EventType.ILLEGAL_PARKING
+        return EventType.STOPPED_VEHICLE if p.lane > 0 else None
+
+    def _heads_its_queue(self, p: TrackPoint, points: list[TrackPoint]) -> bool:
+        """Whether a standing vehicle is the cause, not a member, of the standing traffic.
+
+        Queued behind a standing vehicle close ahead in its lane: not the cause. Otherwise it is
+        when the camera sees the road ahead of it (so it heads its queue) or when the traffic
+        beside it flows past.
+        """
+        way = self._ways[p.direction]
+        along = self._along(p)
+        front = along + CLASS_LENGTH_M.get(p.class_id, 4.6) / 2
+        for q in points:
+            if q.track == p.track or q.direction != p.direction or q.lane != p.lane:
+                continue
+            gap = self._along(q) - CLASS_LENGTH_M.get(q.class_id, 4.6) / 2 - front
+            if -1.0 < gap <= self.rules.queue_gap_m and abs(q.speed) < self._still_mps:
+                return False
+        if front + self.rules.look_ahead_m <= way.stretch.hi_m:
+            return True
+        beside = [
+            s.speed_kmh
+            for s in self._history
+            if s.way == p.direction
+            and s.lane != p.lane
+            and abs(s.along - along) <= 50.0
+            and s.t >= p.t - self.rules.stopped_dwell_s
+        ]
+        return bool(beside) and float(np.mean(beside)) > self.rules.flowing_kmh
+
+    # -- wrong way -------------------------------------------------------------------------------
+
+    def _wrong_way(self, t: float, points: list[TrackPoint]) -> list[Event]:
+        out: list[Event] = []
+        for p in points:
+            if p.lane <= 0:
+                continue
+            trail = self._trails.setdefault(p.track, _Trail())
+            trail.last_seen = t
+            along = self._along(p)
+            trail.samples.append((p.t, along))
+            while trail.samples and trail.samples[0][0] < p.t - self.rules.wrong_way_s:
+                trail.samples.popleft()
+            if trail.event is not None:
+                continue
+            backwards = along - max(a for _, a in trail.samples)
+            if backwards <= -self.rules.wrong_way_m:
+                start = next(ts for ts, a in trail.samples if a == max(a for _, a in trail.samples))
+                event = Event(
+                    id=self._new_id(EventType.WRONG_WAY, f"t{p.track}", start),
+                    type=EventType.WRONG_WAY,
+                    camera_id=self.camera_id,
+                    lane_id=self._lane_ids.get((p.direction, p.lane)),
+                    start_s=start,
+                    alert_s=t,
+                    position=p.road,
+                    track_ids=(p.track,),
+                    details={"distance_m": -backwards},
+                )
+                trail.event = event.id
+                self._open[event.id] = _Open(event, t)
+                out.append(event)
+        for track, trail in list(self._trails.items()):
+            if t - trail.last_seen > TRACK_GONE_S:
+                if trail.event is not None and trail.event in self._open:
+                    out.append(replace(self._open.pop(trail.event).event, end_s=trail.last_seen))
+                del self._trails[track]
+        return out
+
+    # -- congestion and spill-back ---------------------------------------------------------------
+
+    def _congestion(self, t: float, queues: list[tuple[str, np.ndarray, float]]) -> list[Event]:
+        out: list[Event] = []
+        queue_by_lane = {lane_id: (segment, metres) for lane_id, segment, metres in queues}
+        window = t - self.rules.speed_window_s
+        speeds: dict[str, list[float]] = {}
+        for s in self._history:
+            if s.t >= window:
+                speeds.setdefault(self._lane_ids[(s.way, s.lane)], []).append(s.speed_kmh)
+        for lane_id in self._lane_ids.values():
+            cond = self._lanes.setdefault(lane_id, _LaneCondition())
+            samples = speeds.get(lane_id, [])
+            speed = float(np.mean(samples)) if samples else math.nan
+            segment, queue_m = queue_by_lane.get(lane_id, (None, 0.0))
+            congested = (
+                congestion_level(speed, self._thresholds) >= self.rules.congestion_level
+                and queue_m >= self.rules.congestion_queue_m
+            )
+            if congested:
+                cond.since = t if cond.since is None else cond.since
+                cond.last_true = t
+                if cond.event is None and t - cond.since >= self.rules.congestion_duration_s:
+                    head = tuple(float(v) for v in segment[0]) if segment is not None else (0.0, 0.0)
+                    event = Event(
+                        id=self._new_id(EventType.CONGESTION, lane_id, cond.since),
+                        type=EventType.CONGESTION,
+                        camera_id=self.camera_id,
+                        lane_id=lane_id,
+                        start_s=cond.since,
+                        alert_s=t,
+                        position=(head[0], head[1]),
+                        details={"speed_kmh": speed, "queue_m": queue_m},
+                    )
+                    cond.event = event.id
+                    self._open[event.id] = _Open(event, t)
+                    out.append(event)
+            elif cond.since is not None and t - cond.last_true >= self.rules.congestion_clear_s:
+                if cond.event is not None and cond.event in self._open:
+                    out.append(replace(self._open.pop(cond.event).event, end_s=cond.last_true))
+                cond.since, cond.event = None, None
+            out += self._spillback(t, lane_id, cond, segment, queue_m)
+        return out
+
+    def _spillback(
+        self, t: float, lane_id: str, cond: _LaneCondition, segment: np.ndarray | None, queue_m: float
+    ) -> list[Event]:
+        limit = self.rules.spillback_m
+        if limit is None:
+            return []
+        if queue_m >= limit:
+            cond.spill_since = t if cond.spill_since is None else cond.spill_since
+            cond.spill_last = t
+            if cond.spill_event is None and segment is not None:
+                tail = tuple(float(v) for v in segment[1])
+                event = Event(
+                    id=self._new_id(EventType.QUEUE_SPILLBACK, lane_id, cond.spill_since),
+                    type=EventType.QUEUE_SPILLBACK,
+                    camera_id=self.camera_id,
+                    lane_id=lane_id,
+                    start_s=cond.spill_since,
+                    alert_s=t,
+                    position=(tail[0], tail[1]),
+                    details={"queue_m": queue_m},
+                )
+                cond.spill_event = event.id
+                self._open[event.id] = _Open(event, t)
+                return [event]
+        elif cond.spill_since is not None and t - cond.spill_last >= self.rules.congestion_clear_s:
+            ended = []
+            if cond.spill_event is not None and cond.spill_event in self._open:
+                ended.append(replace(self._open.pop(cond.spill_event).event, end_s=cond.spill_last))
+            cond.spill_since, cond.spill_event = None, None
+            return ended
+        return []
+
+    @property
+    def open_events(self) -> list[Event]:
+        """Events raised and not yet ended."""
+        return [op.event for op in self._open.values()]

@@ -1,0 +1,76 @@
+"""Rule parameters of the event detectors (per camera; the ranges commercial detectors expose)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from yingyan.config import StrictModel
+from yingyan.traffic.levels import CongestionLevel
+
+
+class EventRules(StrictModel):
+    """What counts as an event at one camera."""
+
+    stopped_dwell_s: float = Field(
+        default=10.0, ge=3, le=120, title="Stopped-vehicle dwell (s)",
+        description="How long a vehicle must stand still in a travel lane, not simply queued, to be an event.",
+    )  # fmt: skip
+    still_speed_kmh: float = Field(
+        default=4.0, gt=0, le=15, title="Still below (km/h)", description="A vehicle slower than this stands still."
+    )
+    still_radius_m: float = Field(
+        default=3.0, gt=0, le=10, title="Still within (m)",
+        description="A standing vehicle's measured position stays within this distance of where it stopped.",
+    )  # fmt: skip
+    queue_gap_m: float = Field(
+        default=20.0, gt=0, title="Queue gap (m)",
+        description="A stopped vehicle with a stopped vehicle this close ahead in its lane is queued behind it.",
+    )  # fmt: skip
+    look_ahead_m: float = Field(
+        default=15.0, gt=0, title="Look-ahead (m)",
+        description="A stopped vehicle heads its queue only if the camera sees this far ahead of it in its lane.",
+    )  # fmt: skip
+    flowing_kmh: float = Field(
+        default=15.0, gt=0, title="Flowing above (km/h)",
+        description="Traffic beside a stopped vehicle that averages more than this is flowing past it.",
+    )  # fmt: skip
+    parking_dwell_s: float = Field(
+        default=300.0, ge=60, le=3600, title="Illegal-parking dwell (s)",
+        description="How long a vehicle must stand in a no-parking zone or lane to be illegally parked.",
+    )  # fmt: skip
+    no_parking_lanes: list[str] = Field(
+        default_factory=list, title="No-parking lanes",
+        description="Lane ids (kerb lanes) where standing is illegal parking rather than a stopped vehicle.",
+    )  # fmt: skip
+    wrong_way_m: float = Field(
+        default=10.0, ge=2, le=100, title="Wrong-way distance (m)",
+        description="How far a vehicle must travel against its lane's direction to be going the wrong way.",
+    )  # fmt: skip
+    wrong_way_s: float = Field(
+        default=2.0, ge=1, le=10, title="Wrong-way time (s)",
+        description="Over at most this time, the wrong-way distance must be covered.",
+    )  # fmt: skip
+    congestion_level: CongestionLevel = Field(
+        default=CongestionLevel.MODERATE, title="Congestion level",
+        description="Lowest level (0 free … 4 severe, by the lane's road class) that counts as congestion.",
+    )  # fmt: skip
+    congestion_queue_m: float = Field(
+        default=30.0, ge=5, le=200, title="Congestion queue (m)",
+        description="Queue length that must stand together with the level for congestion.",
+    )  # fmt: skip
+    congestion_duration_s: float = Field(
+        default=30.0, ge=10, le=120, title="Congestion duration (s)",
+        description="How long level and queue must hold before congestion is an event.",
+    )  # fmt: skip
+    congestion_clear_s: float = Field(
+        default=30.0, ge=5, le=300, title="Congestion clearance (s)",
+        description="How long the condition must be gone before the congestion event ends.",
+    )  # fmt: skip
+    speed_window_s: float = Field(
+        default=20.0, ge=5, le=120, title="Speed window (s)",
+        description="The lane's speed for the congestion level is the mean over this many seconds.",
+    )  # fmt: skip
+    spillback_m: float | None = Field(
+        default=None, gt=0, title="Spill-back length (m)",
+        description="A queue longer than this from its head is spilling back (none: not checked).",
+    )  # fmt: skip
