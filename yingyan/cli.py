@@ -7,7 +7,7 @@ import logging
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -21,6 +21,9 @@ from yingyan.sim.library import DEFAULT_SCENARIO, builtin_names, load_builtin, r
 from yingyan.sim.runner import RunOptions, run_scenario
 from yingyan.sim.scenario import Scenario
 from yingyan.site import Site
+
+if TYPE_CHECKING:
+    from yingyan.incidents import EventRules
 
 app = typer.Typer(
     help="Yingyan (鹰眼): abnormal congestion, its source, and the incident loop over checkpoint cameras.",
@@ -203,31 +206,87 @@ class DetectorName(StrEnum):
     GATED = "gated"
 
 
+SourceArg = Annotated[str, typer.Argument(help="Video file, image folder, or stream URL (rtsp://, http://, ...).")]
+CalibrationOpt = Annotated[Path, typer.Option("--calibration", help="The camera's calibration JSON.")]
+DetectorOpt = Annotated[
+    DetectorName, typer.Option(help="motion (no weights), onnx, or gated (onnx only where motion is).")
+]
+ModelOpt = Annotated[Path | None, typer.Option(help="ONNX model (YOLOX or Ultralytics export) for --detector onnx.")]
+FpsOpt = Annotated[float, typer.Option(help="Analysis rate in frames per second.", min=0.5, max=60)]
+IntervalOpt = Annotated[float, typer.Option(help="Lane-state interval in seconds.", min=10)]
+RenderOpt = Annotated[
+    bool, typer.Option("--render/--no-render", help="Also write overlay.mp4 with boxes, ids and lanes.")
+]
+FastDecodeOpt = Annotated[
+    bool, typer.Option("--fast-decode/--no-fast-decode", help="Skip deblocking while decoding (cheaper).")
+]
+MotionWidthOpt = Annotated[
+    int, typer.Option(help="Width in pixels the motion detector works at (480 is cheaper, 640 more accurate).", min=160)
+]
+
+
 @app.command("analyze")
 def analyze_cmd(
-    source: Annotated[str, typer.Argument(help="Video file, image folder, or stream URL (rtsp://, http://, ...).")],
-    calibration: Annotated[Path, typer.Option("--calibration", help="The camera's calibration JSON.")],
+    source: SourceArg,
+    calibration: CalibrationOpt,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for lane_state.csv, tracks.jsonl and overlay.mp4.")],
-    detector: Annotated[
-        DetectorName, typer.Option(help="motion (no weights), onnx, or gated (onnx only where motion is).")
-    ] = DetectorName.MOTION,
-    model: Annotated[
-        Path | None, typer.Option(help="ONNX model (YOLOX or Ultralytics export) for --detector onnx.")
-    ] = None,
-    fps: Annotated[float, typer.Option(help="Analysis rate in frames per second.", min=0.5, max=60)] = 5.0,
-    interval: Annotated[float, typer.Option(help="Lane-state interval in seconds.", min=10)] = 60.0,
-    render: Annotated[
-        bool, typer.Option("--render/--no-render", help="Also write overlay.mp4 with boxes, ids and lanes.")
-    ] = False,
-    fast_decode: Annotated[
-        bool, typer.Option("--fast-decode/--no-fast-decode", help="Skip deblocking while decoding (cheaper).")
-    ] = False,
-    motion_width: Annotated[
-        int,
-        typer.Option(help="Width in pixels the motion detector works at (480 is cheaper, 640 more accurate).", min=160),
-    ] = 640,
+    detector: DetectorOpt = DetectorName.MOTION,
+    model: ModelOpt = None,
+    fps: FpsOpt = 5.0,
+    interval: IntervalOpt = 60.0,
+    render: RenderOpt = False,
+    fast_decode: FastDecodeOpt = False,
+    motion_width: MotionWidthOpt = 640,
 ) -> None:
     """Measure per-lane traffic state from one camera: lane_state.csv, tracks.jsonl, optional overlay."""
+    _analyse(source, calibration, out_dir, detector, model, fps, interval, render, fast_decode, motion_width, None)
+
+
+@app.command("detect")
+def detect_cmd(
+    source: SourceArg,
+    calibration: CalibrationOpt,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for events.jsonl, evidence/ and the analysis files.")],
+    rules: Annotated[
+        Path | None, typer.Option(help="Event rules YAML (dwell times, queue and duration thresholds).")
+    ] = None,
+    detector: DetectorOpt = DetectorName.MOTION,
+    model: ModelOpt = None,
+    fps: FpsOpt = 5.0,
+    interval: IntervalOpt = 60.0,
+    render: RenderOpt = False,
+    fast_decode: FastDecodeOpt = False,
+    motion_width: MotionWidthOpt = 640,
+) -> None:
+    """Detect events at one camera (stopped vehicle, illegal parking, wrong way, congestion): events.jsonl."""
+    from yingyan.config import load_model
+    from yingyan.incidents import EventRules
+
+    try:
+        event_rules = load_model(EventRules, rules) if rules is not None else EventRules()
+    except YingyanError as error:
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    _analyse(
+        source, calibration, out_dir, detector, model, fps, interval, render, fast_decode, motion_width, event_rules
+    )
+
+
+def _analyse(
+    source: str,
+    calibration: Path,
+    out_dir: Path,
+    detector: DetectorName,
+    model: Path | None,
+    fps: float,
+    interval: float,
+    render: bool,
+    fast_decode: bool,
+    motion_width: int,
+    rules: EventRules | None,
+) -> None:
+    """One camera end to end, with the event detectors when ``rules`` are given."""
+    from yingyan.incidents import CameraEvents
     from yingyan.perception.analyze import analyze
     from yingyan.perception.detector import Detector
     from yingyan.perception.gating import GatedDetector
@@ -248,12 +307,13 @@ def analyze_cmd(
                 backend = GatedDetector(backend, fps=fps)
         else:
             backend = MotionDetector(fps=fps, process_width=motion_width)
+        events = CameraEvents(cal, rules) if rules is not None else None
         with _progress() as progress:
             task = progress.add_task(f"analysing {cal.camera_id} (stream s)", total=None)
             summary = analyze(
                 SourceConfig(uri=source, fps=fps, fast_decode=fast_decode), cal, backend, out_dir,
-                interval_s=interval, render=render,
-                on_frame=lambda t: progress.update(task, completed=t),
+                interval_s=interval, render=render, on_frame=lambda t: progress.update(task, completed=t),
+                events=events,
             )  # fmt: skip
     except YingyanError as error:
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
@@ -261,6 +321,8 @@ def analyze_cmd(
     out.print(
         f"{summary.frames} frames, {summary.tracks} tracks, {summary.rows} lane-intervals written to [bold]{out_dir}[/]"
     )
+    if summary.events:
+        out.print(f"{summary.events} event reports in [bold]{out_dir / 'events.jsonl'}[/]")
 
 
 @app.command("score-state")

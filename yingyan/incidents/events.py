@@ -35,6 +35,7 @@ class Event:
     track_ids: tuple[int, ...] = ()
     end_s: float | None = None
     details: dict[str, float] = field(default_factory=dict)
+    evidence: dict[str, str] = field(default_factory=dict)  # snapshot, clip: paths under the output folder
 
     def to_json(self) -> dict[str, object]:
         """The event as a JSON object (``events.jsonl``; docs/formats.md)."""
@@ -49,4 +50,5 @@ class Event:
             "position_m": [round(self.position[0], 2), round(self.position[1], 2)],
             "track_ids": list(self.track_ids),
             "details": {k: round(v, 2) for k, v in self.details.items()},
+            "evidence": dict(self.evidence),
         }

@@ -18,6 +18,8 @@ import numpy as np
 import supervision as sv
 
 from yingyan.calibration import CameraCalibration
+from yingyan.incidents.detector import CameraEvents
+from yingyan.incidents.evidence import EvidenceRecorder
 from yingyan.sources import FrameReader, SourceConfig
 from yingyan.tables import CsvTable
 from yingyan.traffic.meter import LaneMeter, TrackPoint
@@ -40,6 +42,7 @@ class AnalysisSummary:
     tracks: int
     rows: int
     out: Path
+    events: int = 0  # lines written to events.jsonl (raised and ended)
 
 
 def analyze(
@@ -50,11 +53,14 @@ def analyze(
     interval_s: float = 60.0,
     render: bool = False,
     on_frame: Callable[[float], None] | None = None,
+    events: CameraEvents | None = None,
 ) -> AnalysisSummary:
     """Analyse one camera's source into ``out``; returns counts of what was written.
 
     Lane-state rows are written as each interval completes, so a live stream that runs for
-    days, or is stopped, keeps every finished interval on disk.
+    days, or is stopped, keeps every finished interval on disk. With ``events``, the camera's
+    event detectors run on every frame and ``events.jsonl`` gets a line each time an event is
+    raised or ends, its evidence (snapshot, clip) under ``out/evidence``.
     """
     out.mkdir(parents=True, exist_ok=True)
     fps = source.fps or 5.0
@@ -71,7 +77,10 @@ def analyze(
     writer: VideoWriter | None = None
     table: CsvTable | None = None  # opened with the first frame: a source that fails leaves no files
     log_file = None
+    events_file = None
+    recorder = EvidenceRecorder(out, calibration, fps) if events is not None else None
     frames = 0
+    reports = 0
     last_t = 0.0
     try:
         with FrameReader(source, name=calibration.camera_id) as reader:
@@ -79,6 +88,8 @@ def analyze(
                 if table is None:
                     table = CsvTable(out / "lane_state.csv", LANE_STATE_COLUMNS)
                     log_file = (out / "tracks.jsonl").open("w", encoding="utf-8")
+                    if events is not None:
+                        events_file = (out / "events.jsonl").open("w", encoding="utf-8")
                 image = frame.image
                 if tuple(image.shape[1::-1]) != tuple(calibration.image_size):
                     image = cv2.resize(image, calibration.image_size, interpolation=cv2.INTER_AREA)
@@ -88,6 +99,12 @@ def analyze(
                 assert log_file is not None
                 log_file.write(json.dumps(_frame_record(frame.time_s, tracked, points)) + "\n")
                 table.write(meter.flush(frame.time_s))
+                if events is not None and recorder is not None and events_file is not None:
+                    found = events.update(frame.time_s, points, meter.queues(points))
+                    for event in recorder.update(frame.time_s, image, found):
+                        events_file.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+                        reports += 1
+                        events_file.flush()  # an alert is not kept back in a buffer
                 if render:
                     if writer is None:
                         writer = VideoWriter(out / "overlay.mp4", image.shape[1], image.shape[0], fps=fps, crf=23)
@@ -99,10 +116,10 @@ def analyze(
         if table is not None:
             table.write(meter.finish(last_t + 1.0 / fps))
     finally:
-        for handle in (writer, table, log_file):
+        for handle in (writer, table, log_file, events_file, recorder):
             if handle is not None:
                 handle.close()
-    return AnalysisSummary(frames=frames, tracks=len(seen), rows=table.rows if table else 0, out=out)
+    return AnalysisSummary(frames=frames, tracks=len(seen), rows=table.rows if table else 0, out=out, events=reports)
 
 
 def _confirmed(tracked: sv.Detections) -> tuple[np.ndarray, np.ndarray]:
