@@ -244,7 +244,7 @@ class CameraEvents:
             if trail.event is not None:
                 continue
             backwards = along - max(a for _, a in trail.samples)
-            if backwards <= -self.rules.wrong_way_m:
+            if backwards <= -self.rules.wrong_way_m and _steadily_backwards(trail.samples):
                 start = next(ts for ts, a in trail.samples if a == max(a for _, a in trail.samples))
                 event = Event(
                     id=self._new_id(EventType.WRONG_WAY, f"t{p.track}", start),
@@ -347,3 +347,17 @@ class CameraEvents:
     def open_events(self) -> list[Event]:
         """Events raised and not yet ended."""
         return [op.event for op in self._open.values()]
+
+
+def _steadily_backwards(samples: deque[tuple[float, float]]) -> bool:
+    """Whether a track's recent positions go backwards step by step, not by one leap.
+
+    Two vehicles whose tracks swap ids make one track leap back by a car's spacing; a vehicle
+    going the wrong way moves back frame after frame.
+    """
+    along = np.array([a for _, a in samples])
+    if len(along) < 5:
+        return False
+    steps = np.diff(along)
+    total = float(along.max() - along[-1])
+    return bool(np.mean(steps < 0) >= 0.8 and -float(steps.min()) <= 0.5 * total)

@@ -43,11 +43,11 @@ class EventRules(StrictModel):
         description="Lane ids (kerb lanes) where standing is illegal parking rather than a stopped vehicle.",
     )  # fmt: skip
     wrong_way_m: float = Field(
-        default=10.0, ge=2, le=100, title="Wrong-way distance (m)",
+        default=20.0, ge=2, le=100, title="Wrong-way distance (m)",
         description="How far a vehicle must travel against its lane's direction to be going the wrong way.",
     )  # fmt: skip
     wrong_way_s: float = Field(
-        default=2.0, ge=1, le=10, title="Wrong-way time (s)",
+        default=4.0, ge=1, le=10, title="Wrong-way time (s)",
         description="Over at most this time, the wrong-way distance must be covered.",
     )  # fmt: skip
     congestion_level: CongestionLevel = Field(
