@@ -27,6 +27,7 @@ from yingyan.traffic.meter import CLASS_LENGTH_M, TrackPoint, carriageways
 
 TRACK_GONE_S = 2.0  # a wrong-way event ends when its track has not been seen for this long
 PLACE_CLEAR_S = 5.0  # a standing event ends when nothing has stood at its place for this long
+WRONG_WAY_MARGIN_M = 0.6  # a wrong-way vehicle is this far inside its lane, not on its edge
 
 
 @dataclass
@@ -107,6 +108,16 @@ class CameraEvents:
             if cv2.pointPolygonTest(poly, (float(road[0]), float(road[1])), False) >= 0:
                 return kind
         return None
+
+    def _lane_margin(self, p: TrackPoint) -> float:
+        """How far inside its lane (m) a point stands: the distance to the lane polygon's edge."""
+        way = self._ways.get(p.direction)
+        if way is None:
+            return 0.0
+        for number, poly in way.polygons:
+            if number == p.lane:
+                return float(cv2.pointPolygonTest(poly, (float(p.road[0]), float(p.road[1])), True))
+        return 0.0
 
     def _new_id(self, kind: EventType, key: str, t: float) -> str:
         return f"{self.camera_id}-{kind.value}-{key}-{int(round(t * 10))}"
@@ -238,6 +249,10 @@ class CameraEvents:
             trail = self._trails.setdefault(p.track, _Trail())
             trail.last_seen = t
             along = self._along(p)
+            if self._lane_margin(p) < WRONG_WAY_MARGIN_M:
+                # On the lane's edge: an opposing vehicle placed a little off, not one in the lane.
+                trail.samples.clear()
+                continue
             trail.samples.append((p.t, along))
             while trail.samples and trail.samples[0][0] < p.t - self.rules.wrong_way_s:
                 trail.samples.popleft()
