@@ -48,7 +48,7 @@ def peak_truth(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def parking_rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """kerb-illegal-parking rendered at 640x360, 5 fps, first 200 s (the car parks in view of K2)."""
     out = tmp_path_factory.mktemp("runs") / "parking"
-    return run_scenario(load_builtin("kerb-illegal-parking"), out, RunOptions(seed=3, duration_s=200, fps=5, workers=2))
+    return run_scenario(load_builtin("kerb-illegal-parking"), out, RunOptions(seed=3, duration_s=240, fps=5, workers=2))
 
 
 @pytest.fixture(scope="session")
