@@ -42,7 +42,12 @@ def _calibration(zones: list[dict[str, object]] | None = None) -> CameraCalibrat
 
 
 def _run(
-    detector: CameraEvents, vehicles: dict[int, Vehicle], seconds: float, ids: Callable[[int, float], int] | None = None
+    detector: CameraEvents,
+    vehicles: dict[int, Vehicle],
+    seconds: float,
+    ids: Callable[[int, float], int] | None = None,
+    people: frozenset[int] = frozenset(),
+    lateral: dict[int, Callable[[float], float]] | None = None,
 ) -> list[Event]:
     """Feed the vehicles' points at 5 fps; speeds by finite difference, as the lane meter measures them."""
     events: list[Event] = []
@@ -56,8 +61,9 @@ def _run(
                 continue
             speed = (x - before) / 1.0 if before is not None else 0.0
             track = ids(vid, t) if ids else vid
-            road = (x, LANE_Y[lane])
-            points.append(TrackPoint(t, track, 2, road, lane, x + 2.3, speed, "forward"))
+            y = lateral[vid](t) if lateral and vid in lateral else LANE_Y[lane]
+            lane_here = 1 if -3.5 <= y <= 0 else 2 if -7 <= y < -3.5 else 0
+            points.append(TrackPoint(t, track, 0 if vid in people else 2, (x, y), lane_here, x + 2.3, speed, "forward"))
         events += detector.update(t, points, _queues(points))
     return events
 
@@ -90,16 +96,18 @@ def _flow(lane: int, first: int, count: int, every_s: float, speed: float = 14.0
 
 
 def _stalls(
-    at_x: float, stop_t: float, leave_t: float = float("inf"), speed: float = 14.0
+    at_x: float, stop_t: float, leave_t: float = float("inf"), speed: float = 14.0, decel: float = 2.5
 ) -> Callable[[float], float | None]:
-    """A vehicle driving in from x = 0 that stops at ``at_x`` at ``stop_t`` and drives off at ``leave_t``."""
-    t_in = stop_t - at_x / speed
+    """A vehicle from x = 0 braking at ``decel`` to rest at ``at_x`` at ``stop_t``; it drives off at ``leave_t``."""
+    brake_t = stop_t - speed / decel
+    brake_x = at_x - speed * speed / (2 * decel)
 
     def x(t: float) -> float | None:
-        if t < t_in:
-            return None
+        if t < brake_t:
+            pos = brake_x - speed * (brake_t - t)
+            return pos if pos >= 0 else None
         if t < stop_t:
-            return speed * (t - t_in)
+            return at_x - 0.5 * decel * (stop_t - t) ** 2
         if t < leave_t:
             return at_x
         x_out = at_x + speed * (t - leave_t)
@@ -217,3 +225,34 @@ def test_a_track_that_leaps_back_when_two_vehicles_swap_ids_is_not_wrong_way() -
 
     events = _run(detector, {5: (1, swapped)} | _flow(2, 100, 5, 4.0), 20.0)
     assert not [e for e in events if e.type is EventType.WRONG_WAY]
+
+
+def test_a_rear_end_crash_is_one_crash_event_with_both_vehicles_within_seconds() -> None:
+    detector = CameraEvents(_calibration())
+    leader = _stalls(60.0, stop_t=20.0, decel=9.0)  # brakes as hard as a car can
+
+    def follower(t: float) -> float | None:
+        x = 14.0 * (t - 20.3) + 55.4 if t < 20.3 else 55.4  # does not brake: hits the leader at 20.3 s
+        return x if x >= 0 else None
+
+    events = _run(detector, {1: (1, leader), 2: (1, follower)} | _flow(2, 100, 30, 3.0), 60.0)
+    assert [(e.type, sorted(e.track_ids)) for e in events] == [(EventType.CRASH, [1, 2])]
+    assert 20.0 <= events[0].start_s <= 21.5 and events[0].alert_s - events[0].start_s <= 6.0
+
+
+def test_two_cars_braking_normally_one_behind_the_other_are_no_crash() -> None:
+    detector = CameraEvents(_calibration())
+    vehicles = {1: (1, _stalls(60.0, stop_t=20.0, decel=2.5)), 2: (1, _stalls(53.0, stop_t=20.8, decel=2.5))}
+    events = _run(detector, vehicles | _flow(2, 100, 30, 3.0), 60.0)
+    assert [(e.type, e.track_ids) for e in events] == [(EventType.STOPPED_VEHICLE, (1,))]
+
+
+def test_a_person_walking_across_the_carriageway_is_one_pedestrian_event() -> None:
+    detector = CameraEvents(_calibration())
+    vehicles: dict[int, Vehicle] = {9: (1, lambda t: 40.0 if 10.0 <= t <= 16.0 else None)}
+    lateral = {9: lambda t: 1.0 - 1.4 * (t - 10.0)}  # from the verge across both lanes at 1.4 m/s
+    events = _run(detector, vehicles | _flow(2, 100, 10, 6.0), 30.0, people=frozenset({9}), lateral=lateral)
+    raised = [e for e in events if e.end_s is None]
+    assert [(e.type, e.track_ids) for e in raised] == [(EventType.PEDESTRIAN, (9,))]
+    assert raised[0].alert_s <= 13.5  # on the lane from ~10.7 s, seen there 2 s
+    assert any(e.type is EventType.PEDESTRIAN and e.end_s is not None for e in events)

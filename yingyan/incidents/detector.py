@@ -22,11 +22,16 @@ import numpy as np
 from yingyan.calibration import CameraCalibration
 from yingyan.incidents.events import Event, EventType
 from yingyan.incidents.rules import EventRules
+from yingyan.perception.classes import PERSON
 from yingyan.traffic.levels import congestion_level, default_thresholds
 from yingyan.traffic.meter import CLASS_LENGTH_M, TrackPoint, carriageways
 
 TRACK_GONE_S = 2.0  # a wrong-way event ends when its track has not been seen for this long
 PLACE_CLEAR_S = 5.0  # a standing event ends when nothing has stood at its place for this long
+BRAKE_WINDOW_S = 4.0  # a hard stop is judged on the last seconds of a track's speed
+CRASH_TOGETHER_S = 3.0  # vehicles of one crash come to rest within this time of each other
+ACROSS_LANES_M = 0.8  # a vehicle whose centre is this close to a lane line stands across lanes
+STANDING_TYPES = (EventType.STOPPED_VEHICLE, EventType.ILLEGAL_PARKING, EventType.CRASH)
 WRONG_WAY_MARGIN_M = 0.6  # a wrong-way vehicle is this far inside its lane, not on its edge
 
 
@@ -37,6 +42,7 @@ class _Standing:
     anchor: tuple[float, float]
     since: float
     last_seen: float
+    abrupt: bool = False  # came to rest by braking hard
     event: str | None = None  # id of the event it raised or joined
 
 
@@ -58,6 +64,15 @@ class _LaneCondition:
     spill_since: float | None = None
     spill_event: str | None = None
     spill_last: float = -math.inf
+
+
+@dataclass
+class _Walker:
+    """A person on the carriageway."""
+
+    first: float
+    last_seen: float
+    event: str | None = None
 
 
 @dataclass
@@ -94,6 +109,8 @@ class CameraEvents:
         self._open: dict[str, _Open] = {}
         self._lanes: dict[str, _LaneCondition] = {}
         self._history: deque[_Sample] = deque()
+        self._speeds: dict[int, deque[tuple[float, float]]] = {}  # recent (t, |speed| m/s) per track
+        self._walkers: dict[int, _Walker] = {}  # people on the carriageway
         self._still_mps = self.rules.still_speed_kmh / 3.6
 
     # -- helpers -----------------------------------------------------------------------------
@@ -132,12 +149,19 @@ class CameraEvents:
         for p in points:
             if p.lane > 0:
                 self._history.append(_Sample(p.t, p.direction, p.lane, self._along(p), abs(p.speed) * 3.6))
+            speeds = self._speeds.setdefault(p.track, deque())
+            speeds.append((p.t, abs(p.speed)))
+            while speeds[0][0] < p.t - BRAKE_WINDOW_S:
+                speeds.popleft()
+        for track in [k for k, v in self._speeds.items() if v[-1][0] < time_s - 60.0]:
+            del self._speeds[track]
         while self._history and self._history[0].t < time_s - max(
             self.rules.speed_window_s, self.rules.stopped_dwell_s
         ):
             self._history.popleft()
         out += self._standing_vehicles(time_s, points)
         out += self._wrong_way(time_s, points)
+        out += self._pedestrians(time_s, points)
         out += self._congestion(time_s, queues or [])
         return out
 
@@ -153,14 +177,16 @@ class CameraEvents:
             if still and st is not None and math.dist(p.road, st.anchor) <= self.rules.still_radius_m:
                 pass
             elif still:
-                st = self._standing[p.track] = _Standing(anchor=p.road, since=p.t, last_seen=p.t)
+                st = self._standing[p.track] = _Standing(
+                    anchor=p.road, since=p.t, last_seen=p.t, abrupt=self._braked_hard(p.track, p.t)
+                )
             else:
                 self._standing.pop(p.track, None)
                 continue
             st.last_seen = p.t
             # A track standing where an open event stands keeps that event alive (and joins it).
             for key, op in self._open.items():
-                if op.event.type in (EventType.STOPPED_VEHICLE, EventType.ILLEGAL_PARKING) and (
+                if op.event.type in STANDING_TYPES and (
                     math.dist(op.event.position, p.road) <= 2 * self.rules.still_radius_m
                 ):
                     op.last_seen = t
@@ -170,11 +196,18 @@ class CameraEvents:
             kind = self._standing_kind(p)
             if kind is None:
                 continue
-            dwell = self.rules.parking_dwell_s if kind is EventType.ILLEGAL_PARKING else self.rules.stopped_dwell_s
+            crashed = self._crash_partners(p, st) if kind is EventType.STOPPED_VEHICLE else None
+            if crashed is not None:
+                kind, dwell = EventType.CRASH, self.rules.crash_dwell_s
+            elif kind is EventType.ILLEGAL_PARKING:
+                dwell = self.rules.parking_dwell_s
+            else:
+                dwell = self.rules.stopped_dwell_s
             if p.t - st.since < dwell:
                 continue
             if kind is EventType.STOPPED_VEHICLE and not self._heads_its_queue(p, points):
                 continue
+            tracks = (p.track, *(crashed or ()))
             event = Event(
                 id=self._new_id(kind, f"t{p.track}", st.since),
                 type=kind,
@@ -183,26 +216,56 @@ class CameraEvents:
                 start_s=st.since,
                 alert_s=t,
                 position=p.road,
-                track_ids=(p.track,),
-                details={"dwell_s": t - st.since},
+                track_ids=tracks,
+                details={"dwell_s": t - st.since, "abrupt": float(st.abrupt)},
             )
             self._open[event.id] = _Open(event, t)
-            st.event = event.id
+            for track in tracks:
+                if track in self._standing:
+                    self._standing[track].event = event.id
             out.append(event)
         for track in list(self._standing):
             if track not in seen and t - self._standing[track].last_seen > 60.0:
                 del self._standing[track]  # bounded memory on a stream that runs for weeks
         for key, op in list(self._open.items()):
-            if (
-                op.event.type in (EventType.STOPPED_VEHICLE, EventType.ILLEGAL_PARKING)
-                and t - op.last_seen > PLACE_CLEAR_S
-            ):
+            if op.event.type in STANDING_TYPES and t - op.last_seen > PLACE_CLEAR_S:
                 out.append(replace(op.event, end_s=op.last_seen))
                 del self._open[key]
         return out
 
+    def _braked_hard(self, track: int, t: float) -> bool:
+        """Whether a track that has just come to rest was moving fast a moment before (a hard stop)."""
+        fast = [(ts, v) for ts, v in self._speeds.get(track, ()) if v * 3.6 >= self.rules.crash_from_kmh]
+        if not fast:
+            return False
+        ts, v = fast[-1]
+        return v / max(t - ts, 1e-3) >= self.rules.crash_decel_mps2
+
+    def _crash_partners(self, p: TrackPoint, st: _Standing) -> tuple[int, ...] | None:
+        """Tracks that crashed with this one: all stopped hard, close together, at about the same time.
+
+        ``None`` when this is no crash. A vehicle that stopped hard alone counts as a crash only
+        when it stands across two lanes.
+        """
+        partners = tuple(
+            track
+            for track, other in self._standing.items()
+            if track != p.track
+            and abs(other.since - st.since) <= CRASH_TOGETHER_S
+            and math.dist(other.anchor, st.anchor) <= self.rules.crash_distance_m
+            and st.abrupt
+            and other.abrupt
+        )
+        if partners:
+            return partners
+        if st.abrupt and self._lane_margin(p) < ACROSS_LANES_M:
+            return ()
+        return None
+
     def _standing_kind(self, p: TrackPoint) -> EventType | None:
         """What standing here is: a stopped vehicle (travel lane), illegal parking, or nothing (parking)."""
+        if p.class_id == PERSON:
+            return None
         zone = self._zone_kind(p.road)
         if zone == "parking":
             return None
@@ -280,6 +343,36 @@ class CameraEvents:
                 if trail.event is not None and trail.event in self._open:
                     out.append(replace(self._open.pop(trail.event).event, end_s=trail.last_seen))
                 del self._trails[track]
+        return out
+
+    # -- people on the carriageway --------------------------------------------------------------
+
+    def _pedestrians(self, t: float, points: list[TrackPoint]) -> list[Event]:
+        out: list[Event] = []
+        for p in points:
+            if p.class_id != PERSON or p.lane <= 0:
+                continue
+            walker = self._walkers.setdefault(p.track, _Walker(first=p.t, last_seen=p.t))
+            walker.last_seen = t
+            if walker.event is None and p.t - walker.first >= self.rules.pedestrian_s:
+                event = Event(
+                    id=self._new_id(EventType.PEDESTRIAN, f"t{p.track}", walker.first),
+                    type=EventType.PEDESTRIAN,
+                    camera_id=self.camera_id,
+                    lane_id=self._lane_ids.get((p.direction, p.lane)),
+                    start_s=walker.first,
+                    alert_s=t,
+                    position=p.road,
+                    track_ids=(p.track,),
+                )
+                walker.event = event.id
+                self._open[event.id] = _Open(event, t)
+                out.append(event)
+        for track, walker in list(self._walkers.items()):
+            if t - walker.last_seen > TRACK_GONE_S:
+                if walker.event is not None and walker.event in self._open:
+                    out.append(replace(self._open.pop(walker.event).event, end_s=walker.last_seen))
+                del self._walkers[track]
         return out
 
     # -- congestion and spill-back ---------------------------------------------------------------

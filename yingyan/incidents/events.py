@@ -11,7 +11,9 @@ class EventType(StrEnum):
 
     STOPPED_VEHICLE = "stopped_vehicle"  # 停车
     ILLEGAL_PARKING = "illegal_parking"  # 违停
+    CRASH = "crash"  # 交通事故
     WRONG_WAY = "wrong_way"  # 逆行
+    PEDESTRIAN = "pedestrian"  # 行人
     CONGESTION = "congestion"  # 拥堵
     QUEUE_SPILLBACK = "queue_spillback"  # 排队超限
 

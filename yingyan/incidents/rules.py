@@ -42,6 +42,26 @@ class EventRules(StrictModel):
         default_factory=list, title="No-parking lanes",
         description="Lane ids (kerb lanes) where standing is illegal parking rather than a stopped vehicle.",
     )  # fmt: skip
+    crash_dwell_s: float = Field(
+        default=5.0, ge=1, le=60, title="Crash dwell (s)",
+        description="How long vehicles that stopped hard together must stand before it is a crash.",
+    )  # fmt: skip
+    crash_from_kmh: float = Field(
+        default=25.0, gt=0, title="Crash from (km/h)",
+        description="A hard stop starts from at least this speed.",
+    )  # fmt: skip
+    crash_decel_mps2: float = Field(
+        default=4.0, gt=0, title="Hard braking (m/s²)",
+        description="Mean deceleration to rest at or above which a stop is a hard stop (normal braking: 1-3).",
+    )  # fmt: skip
+    crash_distance_m: float = Field(
+        default=10.0, gt=0, title="Crash distance (m)",
+        description="Vehicles of one crash come to rest within this distance of each other.",
+    )  # fmt: skip
+    pedestrian_s: float = Field(
+        default=2.0, ge=0, le=30, title="Pedestrian time (s)",
+        description="How long a person must be seen on a travel lane to be an event.",
+    )  # fmt: skip
     wrong_way_m: float = Field(
         default=20.0, ge=2, le=100, title="Wrong-way distance (m)",
         description="How far a vehicle must travel against its lane's direction to be going the wrong way.",
