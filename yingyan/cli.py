@@ -36,6 +36,10 @@ sim_app = typer.Typer(
 )
 app.add_typer(config_app, name="config")
 app.add_typer(sim_app, name="sim")
+baseline_app = typer.Typer(
+    help="Usual traffic per lane by time of day: the yardstick of abnormal.", no_args_is_help=True
+)
+app.add_typer(baseline_app, name="baseline")
 
 err = Console(stderr=True)
 out = Console()
@@ -323,6 +327,40 @@ def _analyse(
     )
     if summary.events:
         out.print(f"{summary.events} event reports in [bold]{out_dir / 'events.jsonl'}[/]")
+
+
+@baseline_app.command("learn")
+def baseline_learn_cmd(
+    history: Annotated[
+        list[Path], typer.Argument(help="lane_state.csv files, or folders holding them (runs, analyses).")
+    ],
+    start: Annotated[
+        str, typer.Option(help="Local date and time of stream second 0 of the history, e.g. 2026-11-23T07:00.")
+    ],
+    out_file: Annotated[Path, typer.Option("--out", help="Baseline JSON to write.")],
+    bin_min: Annotated[int, typer.Option(help="Width of a time-of-day bin in minutes.", min=1, max=240)] = 15,
+) -> None:
+    """Learn per-lane usual speed, occupancy and flow (median, MAD) by time of day and day type."""
+    from datetime import datetime
+
+    from yingyan.incidents.baseline import learn, read_lane_state
+
+    try:
+        try:
+            when = datetime.fromisoformat(start)
+        except ValueError:
+            raise YingyanError(f"--start {start!r}: not a date and time (e.g. 2026-11-23T07:00)") from None
+        rows = read_lane_state(history)
+        baseline = learn(rows, when, bin_min=bin_min)
+    except YingyanError as error:
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    baseline.save(out_file)
+    learnt = sum(1 for b in baseline.bins if b.samples >= 3)
+    out.print(
+        f"{len(rows)} lane-intervals → {len(baseline.bins)} bins ({learnt} with 3+ intervals) in [bold]{out_file}[/]"
+    )
 
 
 @app.command("score-state")
