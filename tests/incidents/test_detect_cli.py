@@ -31,7 +31,7 @@ def test_the_car_parked_in_the_no_parking_zone_is_one_illegal_parking_event(
     assert [e["type"] for e in events] == ["illegal_parking"]
     (event,) = events
     assert abs(event["position_m"][0] - incident["position_m"]) < 8.0
-    assert incident["start_s"] <= event["start_s"] <= incident["start_s"] + 20.0  # it has to pull in and stop
+    assert abs(event["start_s"] - incident["start_s"]) <= 2.0  # when it came to rest
     assert abs(event["alert_s"] - event["start_s"] - 60.0) < 1.0 and event["end_s"] is None
     snapshot, clip = out / event["evidence"]["snapshot"], out / event["evidence"]["clip"]
     assert snapshot.stat().st_size > 10_000

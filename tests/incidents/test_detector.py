@@ -237,7 +237,7 @@ def test_a_rear_end_crash_is_one_crash_event_with_both_vehicles_within_seconds()
 
     events = _run(detector, {1: (1, leader), 2: (1, follower)} | _flow(2, 100, 30, 3.0), 60.0)
     assert [(e.type, sorted(e.track_ids)) for e in events] == [(EventType.CRASH, [1, 2])]
-    assert 20.0 <= events[0].start_s <= 21.5 and events[0].alert_s - events[0].start_s <= 6.0
+    assert 20.0 <= events[0].start_s <= 21.5 and events[0].alert_s - events[0].start_s <= 9.0
 
 
 def test_two_cars_braking_normally_one_behind_the_other_are_no_crash() -> None:

@@ -30,7 +30,8 @@ TRACK_GONE_S = 2.0  # a wrong-way event ends when its track has not been seen fo
 PLACE_CLEAR_S = 5.0  # a standing event ends when nothing has stood at its place for this long
 BRAKE_WINDOW_S = 4.0  # a hard stop is judged on the last seconds of a track's speed
 CRASH_TOGETHER_S = 3.0  # vehicles of one crash come to rest within this time of each other
-ACROSS_LANES_M = 0.8  # a vehicle whose centre is this close to a lane line stands across lanes
+VIEW_EDGE_M = 5.0  # standing this close to either end of the measured stretch is not judged
+HANDOVER_S = 10.0  # a new track standing where another came to rest this recently is the same vehicle
 STANDING_TYPES = (EventType.STOPPED_VEHICLE, EventType.ILLEGAL_PARKING, EventType.CRASH)
 WRONG_WAY_MARGIN_M = 0.6  # a wrong-way vehicle is this far inside its lane, not on its edge
 
@@ -177,9 +178,7 @@ class CameraEvents:
             if still and st is not None and math.dist(p.road, st.anchor) <= self.rules.still_radius_m:
                 pass
             elif still:
-                st = self._standing[p.track] = _Standing(
-                    anchor=p.road, since=p.t, last_seen=p.t, abrupt=self._braked_hard(p.track, p.t)
-                )
+                st = self._standing[p.track] = self._came_to_rest(p, t)
             else:
                 self._standing.pop(p.track, None)
                 continue
@@ -194,18 +193,22 @@ class CameraEvents:
             if st.event is not None:
                 continue
             kind = self._standing_kind(p)
-            if kind is None:
+            if kind is None or not self._fully_in_view(p):
                 continue
             crashed = self._crash_partners(p, st) if kind is EventType.STOPPED_VEHICLE else None
             if crashed is not None:
-                kind, dwell = EventType.CRASH, self.rules.crash_dwell_s
+                # Vehicles that stopped hard together: a crash at once; one alone waits as long as
+                # any stopped vehicle (a hard stop at a red light is no crash).
+                kind, dwell = EventType.CRASH, self.rules.crash_dwell_s if crashed else self.rules.stopped_dwell_s
             elif kind is EventType.ILLEGAL_PARKING:
                 dwell = self.rules.parking_dwell_s
             else:
                 dwell = self.rules.stopped_dwell_s
             if p.t - st.since < dwell:
                 continue
-            if kind is EventType.STOPPED_VEHICLE and not self._heads_its_queue(p, points):
+            if (kind is EventType.STOPPED_VEHICLE or (kind is EventType.CRASH and not crashed)) and (
+                not self._heads_its_queue(p, points)
+            ):
                 continue
             tracks = (p.track, *(crashed or ()))
             event = Event(
@@ -233,6 +236,24 @@ class CameraEvents:
                 del self._open[key]
         return out
 
+    def _came_to_rest(self, p: TrackPoint, t: float) -> _Standing:
+        """A track that has just come to rest, or a new track for what already stood there.
+
+        The motion detector hands a vehicle that stops from its moving to its stationary model,
+        and the tracker often gives it a new id: the new track stands where the old one came to
+        rest a moment ago, and it inherits when (and how) that vehicle stopped.
+        """
+        here = _Standing(anchor=p.road, since=p.t, last_seen=p.t, abrupt=self._braked_hard(p.track, p.t))
+        for track, other in self._standing.items():
+            if (
+                track != p.track
+                and t - other.last_seen <= HANDOVER_S
+                and math.dist(other.anchor, p.road) <= self.rules.still_radius_m
+                and other.since < here.since
+            ):
+                here.since, here.abrupt, here.anchor = other.since, other.abrupt or here.abrupt, other.anchor
+        return here
+
     def _braked_hard(self, track: int, t: float) -> bool:
         """Whether a track that has just come to rest was moving fast a moment before (a hard stop)."""
         fast = [(ts, v) for ts, v in self._speeds.get(track, ()) if v * 3.6 >= self.rules.crash_from_kmh]
@@ -244,8 +265,9 @@ class CameraEvents:
     def _crash_partners(self, p: TrackPoint, st: _Standing) -> tuple[int, ...] | None:
         """Tracks that crashed with this one: all stopped hard, close together, at about the same time.
 
-        ``None`` when this is no crash. A vehicle that stopped hard alone counts as a crash only
-        when it stands across two lanes.
+        ``None`` when this is no crash; no partners when one vehicle stopped hard on its own (a
+        crash too, if it heads its queue: crashed vehicles often show as one blob, and a vehicle
+        that breaks down rolls to a stop).
         """
         partners = tuple(
             track
@@ -258,9 +280,21 @@ class CameraEvents:
         )
         if partners:
             return partners
-        if st.abrupt and self._lane_margin(p) < ACROSS_LANES_M:
-            return ()
+        if st.abrupt:
+            return ()  # one vehicle (or two the detector sees as one) stopped hard in a travel lane
         return None
+
+    def _fully_in_view(self, p: TrackPoint) -> bool:
+        """Whether a vehicle is inside its measured stretch, not at an end where the frame cuts it.
+
+        A vehicle leaving the frame shows less and less of itself; its measured place stalls at
+        the frame's edge as if it had stopped there.
+        """
+        way = self._ways.get(p.direction)
+        if way is None:
+            return True
+        along = self._along(p)
+        return way.stretch.lo_m + VIEW_EDGE_M <= along <= way.stretch.hi_m - VIEW_EDGE_M
 
     def _standing_kind(self, p: TrackPoint) -> EventType | None:
         """What standing here is: a stopped vehicle (travel lane), illegal parking, or nothing (parking)."""

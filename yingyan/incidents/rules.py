@@ -43,7 +43,7 @@ class EventRules(StrictModel):
         description="Lane ids (kerb lanes) where standing is illegal parking rather than a stopped vehicle.",
     )  # fmt: skip
     crash_dwell_s: float = Field(
-        default=5.0, ge=1, le=60, title="Crash dwell (s)",
+        default=8.0, ge=1, le=60, title="Crash dwell (s)",
         description="How long vehicles that stopped hard together must stand before it is a crash.",
     )  # fmt: skip
     crash_from_kmh: float = Field(
@@ -51,8 +51,8 @@ class EventRules(StrictModel):
         description="A hard stop starts from at least this speed.",
     )  # fmt: skip
     crash_decel_mps2: float = Field(
-        default=4.0, gt=0, title="Hard braking (m/s²)",
-        description="Mean deceleration to rest at or above which a stop is a hard stop (normal braking: 1-3).",
+        default=6.0, gt=0, title="Hard braking (m/s²)",
+        description="Mean deceleration to rest at or above which a stop is a hard stop (normal: 1-3, firm: 4.5).",
     )  # fmt: skip
     crash_distance_m: float = Field(
         default=10.0, gt=0, title="Crash distance (m)",
