@@ -1,0 +1,57 @@
+"""Matching alerts to ground truth: detection, false alarms, time to detect, onset, cause and S4."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from yingyan.eval import Alert, TruthIncident, score_alerts, truth_from_manifest
+
+STALL = TruthIncident("I1", "stall", 1760.0, start_s=152.0, trigger_s=150.0, end_s=750.0, camera_ids=("K3", "K2"))
+
+
+def test_the_first_alert_at_the_place_detects_and_later_ones_are_neither_detections_nor_false() -> None:
+    alerts = [
+        Alert("K3", "stopped_vehicle", 1755.0, start_s=156.0, alert_s=166.0),
+        Alert("K3", "stopped_vehicle", 1757.0, start_s=300.0, alert_s=310.0),  # the same stall, again
+        Alert("K2", "congestion", 1450.0, start_s=260.0, alert_s=290.0),  # its queue, upstream
+        Alert("K1", "stopped_vehicle", 1100.0, start_s=400.0, alert_s=410.0),  # nothing there
+    ]
+    scores = score_alerts(alerts, [STALL], camera_hours=1.0, duration_s=900.0)
+    assert (scores.incidents, scores.detected, scores.alerts, scores.false_alarms) == (1, 1, 4, 1)
+    assert scores.detection_rate == 1.0 and scores.false_alarms_per_camera_hour == 1.0
+    assert scores.ttd_median_s == 14.0 and scores.onset_rmse_s == 4.0 and scores.cause_accuracy == 1.0
+    assert scores.s4 == pytest.approx((2 * 0.75 * 1.0 / 1.75) * (1 - 4.0 / 300.0))
+
+
+def test_an_alert_before_the_incident_or_far_from_it_does_not_detect_it() -> None:
+    alerts = [
+        Alert("K3", "stopped_vehicle", 1755.0, start_s=100.0, alert_s=110.0),  # 40 s too early
+        Alert("K3", "stopped_vehicle", 1600.0, start_s=160.0, alert_s=170.0),  # 160 m away
+    ]
+    scores = score_alerts(alerts, [STALL], camera_hours=0.25, duration_s=900.0)
+    assert scores.detected == 0 and scores.false_alarms == 2 and scores.false_alarms_per_camera_hour == 8.0
+    assert math.isnan(scores.ttd_median_s) and scores.s4 == 0.0
+
+
+def test_the_wrong_cause_is_counted_and_a_quiet_run_scores_perfectly() -> None:
+    crash = TruthIncident("I1", "crash", 959.7, start_s=183.2, trigger_s=180.6, end_s=None, camera_ids=("K2",))
+    scores = score_alerts([Alert("K2", "stopped_vehicle", 960.0, 183.0, 193.0)], [crash], 0.25, duration_s=300.0)
+    assert scores.detected == 1 and scores.cause_accuracy == 0.0
+    quiet = score_alerts([], [], camera_hours=0.5, duration_s=600.0)
+    assert quiet.false_alarms == 0 and quiet.s4 == 1.0 and math.isnan(quiet.detection_rate)
+    both = scores + quiet
+    assert both.incidents == 1 and both.camera_hours == 0.75
+
+
+def test_truth_from_a_manifest_keeps_what_happened() -> None:
+    manifest = {
+        "incidents": [
+            {"id": "I1", "type": "crash", "position_m": 959.67, "start_s": 183.2, "trigger_s": 180.6, "end_s": None,
+             "camera_ids": ["K2"]},
+            {"id": "I2", "type": "crash", "position_m": 1500.0, "start_s": None, "trigger_s": None, "end_s": None},
+        ]
+    }  # fmt: skip
+    (truth,) = truth_from_manifest(manifest)
+    assert truth.trigger_s == 180.6 and truth.end_s is None and truth.camera_ids == ("K2",)
