@@ -32,7 +32,7 @@ def test_the_car_parked_in_the_no_parking_zone_is_one_illegal_parking_event(
     (event,) = events
     assert abs(event["position_m"][0] - incident["position_m"]) < 8.0
     assert abs(event["start_s"] - incident["start_s"]) <= 2.0  # when it came to rest
-    assert abs(event["alert_s"] - event["start_s"] - 60.0) < 1.0 and event["end_s"] is None
+    assert 60.0 <= event["alert_s"] - event["start_s"] <= 70.0 and event["end_s"] is None  # the dwell, after hand-over
     snapshot, clip = out / event["evidence"]["snapshot"], out / event["evidence"]["clip"]
     assert snapshot.stat().st_size > 10_000
     with av.open(str(clip)) as container:

@@ -41,9 +41,10 @@ class _Standing:
     """A track that stands still: where it stopped and since when."""
 
     anchor: tuple[float, float]
-    since: float
+    since: float  # this track stands since
     last_seen: float
     abrupt: bool = False  # came to rest by braking hard
+    onset: float = math.nan  # when the vehicle came to rest (earlier than ``since`` after a hand-over)
     event: str | None = None  # id of the event it raised or joined
 
 
@@ -111,6 +112,8 @@ class CameraEvents:
         self._lanes: dict[str, _LaneCondition] = {}
         self._history: deque[_Sample] = deque()
         self._speeds: dict[int, deque[tuple[float, float]]] = {}  # recent (t, |speed| m/s) per track
+        self._first_seen: dict[int, float] = {}
+        self._rested: deque[tuple[tuple[float, float], float, float]] = deque()  # (place, onset, last seen)
         self._walkers: dict[int, _Walker] = {}  # people on the carriageway
         self._still_mps = self.rules.still_speed_kmh / 3.6
 
@@ -150,12 +153,13 @@ class CameraEvents:
         for p in points:
             if p.lane > 0:
                 self._history.append(_Sample(p.t, p.direction, p.lane, self._along(p), abs(p.speed) * 3.6))
+            self._first_seen.setdefault(p.track, p.t)
             speeds = self._speeds.setdefault(p.track, deque())
             speeds.append((p.t, abs(p.speed)))
             while speeds[0][0] < p.t - BRAKE_WINDOW_S:
                 speeds.popleft()
         for track in [k for k, v in self._speeds.items() if v[-1][0] < time_s - 60.0]:
-            del self._speeds[track]
+            del self._speeds[track], self._first_seen[track]
         while self._history and self._history[0].t < time_s - max(
             self.rules.speed_window_s, self.rules.stopped_dwell_s
         ):
@@ -180,7 +184,9 @@ class CameraEvents:
             elif still:
                 st = self._standing[p.track] = self._came_to_rest(p, t)
             else:
-                self._standing.pop(p.track, None)
+                left = self._standing.pop(p.track, None)
+                if left is not None and left.last_seen - left.since >= 1.0:
+                    self._rested.append((left.anchor, left.onset, left.last_seen))
                 continue
             st.last_seen = p.t
             # A track standing where an open event stands keeps that event alive (and joins it).
@@ -212,11 +218,11 @@ class CameraEvents:
                 continue
             tracks = (p.track, *(crashed or ()))
             event = Event(
-                id=self._new_id(kind, f"t{p.track}", st.since),
+                id=self._new_id(kind, f"t{p.track}", st.onset),
                 type=kind,
                 camera_id=self.camera_id,
                 lane_id=self._lane_ids.get((p.direction, p.lane)),
-                start_s=st.since,
+                start_s=st.onset,
                 alert_s=t,
                 position=p.road,
                 track_ids=tracks,
@@ -241,17 +247,30 @@ class CameraEvents:
 
         The motion detector hands a vehicle that stops from its moving to its stationary model,
         and the tracker often gives it a new id: the new track stands where the old one came to
-        rest a moment ago, and it inherits when (and how) that vehicle stopped.
+        rest a moment ago, and it inherits when (and how) that vehicle stopped, for the event's
+        onset and cause.
         """
-        here = _Standing(anchor=p.road, since=p.t, last_seen=p.t, abrupt=self._braked_hard(p.track, p.t))
+        here = _Standing(anchor=p.road, since=p.t, last_seen=p.t, abrupt=self._braked_hard(p.track, p.t), onset=p.t)
+        recent = max((v for _, v in self._speeds.get(p.track, ())), default=0.0) * 3.6
+        if p.t - self._first_seen.get(p.track, p.t) > HANDOVER_S or recent >= self.rules.crash_from_kmh:
+            return here  # a track that drove here came to rest itself: nothing to inherit
+        while self._rested and t - self._rested[0][2] > HANDOVER_S:
+            self._rested.popleft()
+        for place, onset, _ in self._rested:
+            # A track that stood here until its measured place jittered away a moment ago.
+            if math.dist(place, p.road) <= self.rules.still_radius_m and onset < here.onset:
+                here.onset = onset
         for track, other in self._standing.items():
             if (
                 track != p.track
+                and other.last_seen < t  # gone: the track it replaces
                 and t - other.last_seen <= HANDOVER_S
                 and math.dist(other.anchor, p.road) <= self.rules.still_radius_m
-                and other.since < here.since
+                and other.onset < here.onset
             ):
-                here.since, here.abrupt, here.anchor = other.since, other.abrupt or here.abrupt, other.anchor
+                # Only when and how it stopped: the dwell still counts from this track's own
+                # start (in a dense queue, new tracks stand up where others stood a moment ago).
+                here.onset, here.abrupt = other.onset, other.abrupt or here.abrupt
         return here
 
     def _braked_hard(self, track: int, t: float) -> bool:
