@@ -49,9 +49,9 @@ def test_truth_from_a_manifest_keeps_what_happened() -> None:
     manifest = {
         "incidents": [
             {"id": "I1", "type": "crash", "position_m": 959.67, "start_s": 183.2, "trigger_s": 180.6, "end_s": None,
-             "camera_ids": ["K2"]},
+             "camera_ids": ["K2"], "congestion": {"K1": {"start_s": 400.0, "end_s": None}}},
             {"id": "I2", "type": "crash", "position_m": 1500.0, "start_s": None, "trigger_s": None, "end_s": None},
         ]
     }  # fmt: skip
     (truth,) = truth_from_manifest(manifest)
-    assert truth.trigger_s == 180.6 and truth.end_s is None and truth.camera_ids == ("K2",)
+    assert truth.trigger_s == 180.6 and truth.end_s is None and truth.camera_ids == ("K2", "K1")

@@ -137,7 +137,8 @@ def truth_from_manifest(manifest: Mapping[str, Any]) -> list[TruthIncident]:
                 start_s=float(item["start_s"]),
                 trigger_s=float(item.get("trigger_s") or item["start_s"]),
                 end_s=float(item["end_s"]) if item.get("end_s") is not None else None,
-                camera_ids=tuple(item.get("camera_ids", ())),
+                # Where it is seen, and where its congestion reaches (the queue spilling back).
+                camera_ids=tuple(dict.fromkeys([*item.get("camera_ids", ()), *(item.get("congestion") or {})])),
             )
         )
     return out

@@ -4,7 +4,8 @@ Two MOG2 models run side by side (the design notes' recipe):
 
 * a *fast* one (short history) that sees what moves now, with shadows marked and dropped;
 * a *slow* one (learning rate ≈ 0.105 / (fps × ``slow_memory_s``)) that sees everything that was
-  not there for the last minutes, so a vehicle that stops stays foreground for that long.
+  not there for the last minutes (20 by default: a car parked for a while stays visible, so that
+  illegal parking, 5 min and up, can be judged), so a vehicle that stops stays foreground for that long.
 
 Each frame is first scaled so that its median brightness matches a slowly tracked reference
 (gain compensation: automatic exposure and passing clouds otherwise light up the whole frame).
@@ -36,7 +37,7 @@ class MotionDetector:
         self,
         fps: float,
         fast_history_s: float = 10.0,
-        slow_memory_s: float = 300.0,
+        slow_memory_s: float = 1200.0,
         min_area_frac: float = 0.0004,
         warmup_s: float = 8.0,
         moving_after_s: float = 2.0,
