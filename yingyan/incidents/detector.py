@@ -31,6 +31,7 @@ PLACE_CLEAR_S = 5.0  # a standing event ends when nothing has stood at its place
 BRAKE_WINDOW_S = 4.0  # a hard stop is judged on the last seconds of a track's speed
 CRASH_TOGETHER_S = 3.0  # vehicles of one crash come to rest within this time of each other
 VIEW_EDGE_M = 5.0  # standing this close to either end of the measured stretch is not judged
+AWAY_S = 5.0  # a standing vehicle measured off its place this long has moved (blobs merge for seconds)
 HANDOVER_S = 10.0  # a new track standing where another came to rest this recently is the same vehicle
 STANDING_TYPES = (EventType.STOPPED_VEHICLE, EventType.ILLEGAL_PARKING, EventType.CRASH)
 WRONG_WAY_MARGIN_M = 0.6  # a wrong-way vehicle is this far inside its lane, not on its edge
@@ -45,6 +46,7 @@ class _Standing:
     last_seen: float
     abrupt: bool = False  # came to rest by braking hard
     onset: float = math.nan  # when the vehicle came to rest (earlier than ``since`` after a hand-over)
+    away_since: float | None = None  # measured off its place since
     event: str | None = None  # id of the event it raised or joined
 
 
@@ -179,8 +181,12 @@ class CameraEvents:
             seen.add(p.track)
             st = self._standing.get(p.track)
             still = abs(p.speed) < self._still_mps
-            if still and st is not None and math.dist(p.road, st.anchor) <= self.rules.still_radius_m:
-                pass
+            if st is not None and math.dist(p.road, st.anchor) <= self.rules.still_radius_m:
+                st.away_since = None  # still standing: a far vehicle's place jitters by a metre, its speed with it
+            elif st is not None and (st.away_since is None or p.t - st.away_since < AWAY_S):
+                # Off its place for a moment (a passing vehicle's blob merged with it): not yet gone.
+                st.away_since = p.t if st.away_since is None else st.away_since
+                continue
             elif still:
                 st = self._standing[p.track] = self._came_to_rest(p, t)
             else:
@@ -330,7 +336,7 @@ class CameraEvents:
     def _heads_its_queue(self, p: TrackPoint, points: list[TrackPoint]) -> bool:
         """Whether a standing vehicle is the cause, not a member, of the standing traffic.
 
-        Queued behind a standing vehicle close ahead in its lane: not the cause. Otherwise it is
+        Queued behind a standing or creeping vehicle close ahead in its lane: not the cause. Otherwise it is
         when the camera sees the road ahead of it (so it heads its queue) or when the traffic
         beside it flows past.
         """
@@ -341,8 +347,8 @@ class CameraEvents:
             if q.track == p.track or q.direction != p.direction or q.lane != p.lane:
                 continue
             gap = self._along(q) - CLASS_LENGTH_M.get(q.class_id, 4.6) / 2 - front
-            if -1.0 < gap <= self.rules.queue_gap_m and abs(q.speed) < self._still_mps:
-                return False
+            if -1.0 < gap <= self.rules.queue_gap_m and abs(q.speed) * 3.6 < self.rules.flowing_kmh:
+                return False  # queued behind a vehicle that stands or creeps
         if front + self.rules.look_ahead_m <= way.stretch.hi_m:
             return True
         beside = [
