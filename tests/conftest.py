@@ -46,7 +46,7 @@ def peak_truth(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def parking_rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """kerb-illegal-parking rendered at 640x360, 5 fps, first 200 s (the car parks in view of K2)."""
+    """kerb-illegal-parking rendered at 640x360, 5 fps, first 240 s (the car parks in view of K2 at ~125 s)."""
     out = tmp_path_factory.mktemp("runs") / "parking"
     return run_scenario(load_builtin("kerb-illegal-parking"), out, RunOptions(seed=3, duration_s=240, fps=5, workers=2))
 

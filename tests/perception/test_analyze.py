@@ -50,13 +50,13 @@ def test_lane_state_matches_the_ground_truth_layout_and_is_close(parking_rendere
 
 def test_tracks_and_overlay_cover_every_analysed_frame(analysed: Path) -> None:
     lines = (analysed / "tracks.jsonl").read_text().splitlines()
-    assert len(lines) == 1000  # 200 s at 5 fps
+    assert len(lines) == 1200  # 240 s at 5 fps
     first = [json.loads(line) for line in lines[100:110]]
     assert all(r["t_s"] == pytest.approx(20.0 + 0.2 * i) for i, r in enumerate(first))
     ids = {t["id"] for line in lines for t in json.loads(line)["tracks"]}
     assert len(ids) > 50 and min(ids) >= 0
     with av.open(str(analysed / "overlay.mp4")) as container:
-        assert sum(1 for _ in container.decode(video=0)) == 1000
+        assert sum(1 for _ in container.decode(video=0)) == 1200
 
 
 def test_score_state_cli_writes_a_report(parking_rendered: Path, analysed: Path) -> None:
