@@ -142,8 +142,37 @@ class CameraEvents:
                 return float(cv2.pointPolygonTest(poly, (float(p.road[0]), float(p.road[1])), True))
         return 0.0
 
-    def _new_id(self, kind: EventType, key: str, t: float) -> str:
-        return f"{self.camera_id}-{kind.value}-{key}-{int(round(t * 10))}"
+    def _raise(
+        self,
+        kind: EventType,
+        key: str,
+        start_s: float,
+        alert_s: float,
+        position: tuple[float, float],
+        lane_id: str | None,
+        track_ids: tuple[int, ...] = (),
+        details: dict[str, float] | None = None,
+    ) -> Event:
+        """A new event, open from now on; its id is its natural key (camera, type, key, start)."""
+        event = Event(
+            id=f"{self.camera_id}-{kind.value}-{key}-{int(round(start_s * 10))}",
+            type=kind,
+            camera_id=self.camera_id,
+            lane_id=lane_id,
+            start_s=start_s,
+            alert_s=alert_s,
+            position=position,
+            track_ids=track_ids,
+            details=details or {},
+        )
+        self._open[event.id] = _Open(event, alert_s)
+        return event
+
+    def _end(self, event_id: str | None, end_s: float) -> list[Event]:
+        """The end report of an open event (nothing if it is not open)."""
+        if event_id is None or event_id not in self._open:
+            return []
+        return [replace(self._open.pop(event_id).event, end_s=end_s)]
 
     # -- the verb ------------------------------------------------------------------------------
 
@@ -223,18 +252,10 @@ class CameraEvents:
             ):
                 continue
             tracks = (p.track, *(crashed or ()))
-            event = Event(
-                id=self._new_id(kind, f"t{p.track}", st.onset),
-                type=kind,
-                camera_id=self.camera_id,
-                lane_id=self._lane_ids.get((p.direction, p.lane)),
-                start_s=st.onset,
-                alert_s=t,
-                position=p.road,
-                track_ids=tracks,
-                details={"dwell_s": t - st.since, "abrupt": float(st.abrupt)},
-            )
-            self._open[event.id] = _Open(event, t)
+            event = self._raise(
+                kind, f"t{p.track}", st.onset, t, p.road, self._lane_ids.get((p.direction, p.lane)), tracks,
+                {"dwell_s": t - st.since, "abrupt": float(st.abrupt)},
+            )  # fmt: skip
             for track in tracks:
                 if track in self._standing:
                     self._standing[track].event = event.id
@@ -244,8 +265,7 @@ class CameraEvents:
                 del self._standing[track]  # bounded memory on a stream that runs for weeks
         for key, op in list(self._open.items()):
             if op.event.type in STANDING_TYPES and t - op.last_seen > PLACE_CLEAR_S:
-                out.append(replace(op.event, end_s=op.last_seen))
-                del self._open[key]
+                out += self._end(key, op.last_seen)
         return out
 
     def _came_to_rest(self, p: TrackPoint, t: float) -> _Standing:
@@ -383,24 +403,15 @@ class CameraEvents:
             backwards = along - max(a for _, a in trail.samples)
             if backwards <= -self.rules.wrong_way_m and _steadily_backwards(trail.samples):
                 start = next(ts for ts, a in trail.samples if a == max(a for _, a in trail.samples))
-                event = Event(
-                    id=self._new_id(EventType.WRONG_WAY, f"t{p.track}", start),
-                    type=EventType.WRONG_WAY,
-                    camera_id=self.camera_id,
-                    lane_id=self._lane_ids.get((p.direction, p.lane)),
-                    start_s=start,
-                    alert_s=t,
-                    position=p.road,
-                    track_ids=(p.track,),
-                    details={"distance_m": -backwards},
-                )
+                event = self._raise(
+                    EventType.WRONG_WAY, f"t{p.track}", start, t, p.road,
+                    self._lane_ids.get((p.direction, p.lane)), (p.track,), {"distance_m": -backwards},
+                )  # fmt: skip
                 trail.event = event.id
-                self._open[event.id] = _Open(event, t)
                 out.append(event)
         for track, trail in list(self._trails.items()):
             if t - trail.last_seen > TRACK_GONE_S:
-                if trail.event is not None and trail.event in self._open:
-                    out.append(replace(self._open.pop(trail.event).event, end_s=trail.last_seen))
+                out += self._end(trail.event, trail.last_seen)
                 del self._trails[track]
         return out
 
@@ -414,23 +425,15 @@ class CameraEvents:
             walker = self._walkers.setdefault(p.track, _Walker(first=p.t, last_seen=p.t))
             walker.last_seen = t
             if walker.event is None and p.t - walker.first >= self.rules.pedestrian_s:
-                event = Event(
-                    id=self._new_id(EventType.PEDESTRIAN, f"t{p.track}", walker.first),
-                    type=EventType.PEDESTRIAN,
-                    camera_id=self.camera_id,
-                    lane_id=self._lane_ids.get((p.direction, p.lane)),
-                    start_s=walker.first,
-                    alert_s=t,
-                    position=p.road,
-                    track_ids=(p.track,),
-                )
+                event = self._raise(
+                    EventType.PEDESTRIAN, f"t{p.track}", walker.first, t, p.road,
+                    self._lane_ids.get((p.direction, p.lane)), (p.track,),
+                )  # fmt: skip
                 walker.event = event.id
-                self._open[event.id] = _Open(event, t)
                 out.append(event)
         for track, walker in list(self._walkers.items()):
             if t - walker.last_seen > TRACK_GONE_S:
-                if walker.event is not None and walker.event in self._open:
-                    out.append(replace(self._open.pop(walker.event).event, end_s=walker.last_seen))
+                out += self._end(walker.event, walker.last_seen)
                 del self._walkers[track]
         return out
 
@@ -457,23 +460,15 @@ class CameraEvents:
                 cond.since = t if cond.since is None else cond.since
                 cond.last_true = t
                 if cond.event is None and t - cond.since >= self.rules.congestion_duration_s:
-                    head = tuple(float(v) for v in segment[0]) if segment is not None else (0.0, 0.0)
-                    event = Event(
-                        id=self._new_id(EventType.CONGESTION, lane_id, cond.since),
-                        type=EventType.CONGESTION,
-                        camera_id=self.camera_id,
-                        lane_id=lane_id,
-                        start_s=cond.since,
-                        alert_s=t,
-                        position=(head[0], head[1]),
+                    head = (float(segment[0][0]), float(segment[0][1])) if segment is not None else (0.0, 0.0)
+                    event = self._raise(
+                        EventType.CONGESTION, lane_id, cond.since, t, head, lane_id,
                         details={"speed_kmh": speed, "queue_m": queue_m},
-                    )
+                    )  # fmt: skip
                     cond.event = event.id
-                    self._open[event.id] = _Open(event, t)
                     out.append(event)
             elif cond.since is not None and t - cond.last_true >= self.rules.congestion_clear_s:
-                if cond.event is not None and cond.event in self._open:
-                    out.append(replace(self._open.pop(cond.event).event, end_s=cond.last_true))
+                out += self._end(cond.event, cond.last_true)
                 cond.since, cond.event = None, None
             out += self._spillback(t, lane_id, cond, segment, queue_m)
         return out
@@ -488,24 +483,14 @@ class CameraEvents:
             cond.spill_since = t if cond.spill_since is None else cond.spill_since
             cond.spill_last = t
             if cond.spill_event is None and segment is not None:
-                tail = tuple(float(v) for v in segment[1])
-                event = Event(
-                    id=self._new_id(EventType.QUEUE_SPILLBACK, lane_id, cond.spill_since),
-                    type=EventType.QUEUE_SPILLBACK,
-                    camera_id=self.camera_id,
-                    lane_id=lane_id,
-                    start_s=cond.spill_since,
-                    alert_s=t,
-                    position=(tail[0], tail[1]),
-                    details={"queue_m": queue_m},
+                tail = (float(segment[1][0]), float(segment[1][1]))
+                event = self._raise(
+                    EventType.QUEUE_SPILLBACK, lane_id, cond.spill_since, t, tail, lane_id, details={"queue_m": queue_m}
                 )
                 cond.spill_event = event.id
-                self._open[event.id] = _Open(event, t)
                 return [event]
         elif cond.spill_since is not None and t - cond.spill_last >= self.rules.congestion_clear_s:
-            ended = []
-            if cond.spill_event is not None and cond.spill_event in self._open:
-                ended.append(replace(self._open.pop(cond.spill_event).event, end_s=cond.spill_last))
+            ended = self._end(cond.spill_event, cond.spill_last)
             cond.spill_since, cond.spill_event = None, None
             return ended
         return []

@@ -96,11 +96,12 @@ def analyze(
                 tracked = tracker.update(detector.update(image), frame.time_s)
                 points = meter.update(tracked, frame.time_s)
                 seen.update(p.track for p in points)
+                queues = meter.queues(points) if (render or events is not None) else []
                 assert log_file is not None
                 log_file.write(json.dumps(_frame_record(frame.time_s, tracked, points)) + "\n")
                 table.write(meter.flush(frame.time_s))
                 if events is not None and recorder is not None and events_file is not None:
-                    found = events.update(frame.time_s, points, meter.queues(points))
+                    found = events.update(frame.time_s, points, queues)
                     for event in recorder.update(frame.time_s, image, found):
                         events_file.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
                         reports += 1
@@ -108,7 +109,7 @@ def analyze(
                 if render:
                     if writer is None:
                         writer = VideoWriter(out / "overlay.mp4", image.shape[1], image.shape[0], fps=fps, crf=23)
-                    writer.write(_overlay(image, tracked, points, calibration, meter.queues(points)))
+                    writer.write(_overlay(image, tracked, points, calibration, queues))
                 frames += 1
                 last_t = frame.time_s
                 if on_frame is not None:
