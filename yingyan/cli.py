@@ -16,13 +16,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from yingyan.calibration import CameraCalibration
+from yingyan.config import load_model
 from yingyan.errors import YingyanError
+from yingyan.perception.backends import DetectorName
 from yingyan.sim.library import DEFAULT_SCENARIO, builtin_names, load_builtin, resolve_scenario
 from yingyan.sim.runner import RunOptions, run_scenario
 from yingyan.sim.scenario import Scenario
 from yingyan.site import Site
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from yingyan.incidents import EventRules
 
 app = typer.Typer(
@@ -202,14 +206,6 @@ def calibrate_cmd(
     out.print(f"wrote [bold]{cal}[/] and [bold]{png}[/] (check the grid by eye); reprojection error {rms:.2f} px RMS")
 
 
-class DetectorName(StrEnum):
-    """Detector back-ends."""
-
-    MOTION = "motion"
-    ONNX = "onnx"
-    GATED = "gated"
-
-
 SourceArg = Annotated[str, typer.Argument(help="Video file, image folder, or stream URL (rtsp://, http://, ...).")]
 CalibrationOpt = Annotated[Path, typer.Option("--calibration", help="The camera's calibration JSON.")]
 DetectorOpt = Annotated[
@@ -263,7 +259,6 @@ def detect_cmd(
     motion_width: MotionWidthOpt = 640,
 ) -> None:
     """Detect events at one camera (stopped vehicle, illegal parking, wrong way, congestion): events.jsonl."""
-    from yingyan.config import load_model
     from yingyan.incidents import EventRules
 
     try:
@@ -292,25 +287,12 @@ def _analyse(
     """One camera end to end, with the event detectors when ``rules`` are given."""
     from yingyan.incidents import CameraEvents
     from yingyan.perception.analyze import analyze
-    from yingyan.perception.detector import Detector
-    from yingyan.perception.gating import GatedDetector
-    from yingyan.perception.motion import MotionDetector
-    from yingyan.perception.onnx import OnnxDetector
+    from yingyan.perception.backends import make_detector
     from yingyan.sources import SourceConfig
 
     try:
         cal = CameraCalibration.load(calibration)
-        backend: Detector
-        if detector in (DetectorName.ONNX, DetectorName.GATED):
-            if model is None:
-                raise YingyanError(
-                    f"--detector {detector.value} needs --model PATH (an ONNX export of YOLOX or YOLOv8/11)"
-                )
-            backend = OnnxDetector(model)
-            if detector is DetectorName.GATED:
-                backend = GatedDetector(backend, fps=fps)
-        else:
-            backend = MotionDetector(fps=fps, process_width=motion_width)
+        backend = make_detector(detector, model, fps, motion_width)
         events = CameraEvents(cal, rules) if rules is not None else None
         with _progress() as progress:
             task = progress.add_task(f"analysing {cal.camera_id} (stream s)", total=None)
@@ -327,6 +309,113 @@ def _analyse(
     )
     if summary.events:
         out.print(f"{summary.events} event reports in [bold]{out_dir / 'events.jsonl'}[/]")
+
+
+def _start_time(start: str | None) -> datetime | None:
+    from datetime import datetime
+
+    if start is None:
+        return None
+    try:
+        return datetime.fromisoformat(start)
+    except ValueError:
+        raise YingyanError(f"--start {start!r}: not a date and time (e.g. 2026-11-23T07:00)") from None
+
+
+@app.command("run")
+def run_cmd(
+    site_file: Annotated[Path, typer.Argument(help="Site YAML: cameras, calibrations, checkpoint graph, rules.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for events.jsonl, incidents.jsonl and cameras/.")],
+    detector: DetectorOpt = DetectorName.MOTION,
+    model: ModelOpt = None,
+    fps: FpsOpt = 5.0,
+    jobs: Annotated[int, typer.Option(help="Camera pipelines run in parallel.", min=1)] = 2,
+    baseline: Annotated[Path | None, typer.Option(help="Baseline JSON; default: the site file's.")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Local date and time of stream second 0 (files), e.g. 2026-11-23T17:30.")
+    ] = None,
+    reuse: Annotated[bool, typer.Option(help="Keep camera analyses already in --out.")] = False,
+) -> None:
+    """Run every camera of a site and the incident engine: events.jsonl and incidents.jsonl."""
+    from yingyan.incidents.site_run import SiteRunOptions, run_site
+
+    try:
+        options = SiteRunOptions(
+            detector=detector, model=model, fps=fps, jobs=jobs, start=_start_time(start), baseline=baseline,
+            reuse=reuse,
+        )  # fmt: skip
+        with _progress() as progress:
+            site = load_model(Site, site_file)
+            task = progress.add_task("cameras analysed", total=len(site.cameras))
+            result = run_site(site_file, out_dir, options, on_camera=lambda _: progress.advance(task))
+    except YingyanError as error:
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    table = Table(title=f"incidents: {out_dir / 'incidents.jsonl'}")
+    for col in ("id", "cause", "abnormal", "source", "position m", "start s", "alert s", "end s", "cameras"):
+        table.add_column(col)
+    for i in result.incidents:
+        table.add_row(
+            i.id, i.cause, "yes" if i.abnormal else "no (recurrent)", i.source_segment,
+            "–" if i.source_position_m is None else f"{i.source_position_m:.0f}", f"{i.start_s:.1f}",
+            "–" if i.alert_s is None else f"{i.alert_s:.1f}", "–" if i.end_s is None else f"{i.end_s:.1f}",
+            ", ".join(i.camera_ids),
+        )  # fmt: skip
+    out.print(table)
+    out.print(f"{len(result.events)} event reports in [bold]{out_dir / 'events.jsonl'}[/]")
+
+
+@app.command("eval")
+def eval_cmd(
+    scenarios: Annotated[
+        list[str] | None, typer.Argument(help="Built-in scenario names or scenario files (default: the library).")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the runs, report.json and report.md.")] = Path(
+        "eval-out"
+    ),
+    seeds: Annotated[str, typer.Option(help="Comma-separated simulation seeds.")] = "1",
+    duration: Annotated[float | None, typer.Option(help="Seconds of each scenario (default: its own).")] = None,
+    detector: DetectorOpt = DetectorName.MOTION,
+    model: ModelOpt = None,
+    fps: FpsOpt = 5.0,
+    jobs: Annotated[int, typer.Option(help="Camera pipelines run in parallel.", min=1)] = 2,
+    labels: Annotated[
+        Path | None, typer.Option(help="Score real clips against a hand-made label file instead of scenarios.")
+    ] = None,
+) -> None:
+    """Simulate scenarios, run the whole pipeline, score incidents against ground truth: report.json, report.md."""
+    from yingyan.eval.evaluate import MEASURES, EvalOptions, evaluate_scenario, write_report
+
+    try:
+        if labels is not None:
+            from yingyan.eval.labels import evaluate_labels
+
+            evaluate_labels(labels, out_dir, say=lambda text: err.print(text, highlight=False))
+            out.print(f"wrote [bold]{out_dir / 'report.json'}[/] and [bold]{out_dir / 'report.md'}[/]")
+            return
+        try:
+            seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
+        except ValueError:
+            raise YingyanError(f"--seeds {seeds!r}: not a comma-separated list of integers") from None
+        names = scenarios or [n for n in builtin_names()]
+        options = EvalOptions(seeds=seed_list, duration_s=duration, detector=detector, model=model, fps=fps, jobs=jobs)
+        results = []
+        with _progress() as progress:
+            task = progress.add_task("scenarios evaluated", total=len(names))
+            for name in names:
+                results.append(evaluate_scenario(name, out_dir, options, say=lambda text: progress.console.log(text)))
+                progress.advance(task)
+        report = write_report(results, out_dir, options)
+    except YingyanError as error:
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    table = Table(title=f"evaluation: {out_dir / 'report.md'}")
+    table.add_column("scenario")
+    for m in MEASURES:
+        table.add_column(m.replace("_", " "), justify="right")
+    for name, row in [*report["scenarios"].items(), ("all", report["overall"])]:
+        table.add_row(name, *(str(row[m]) for m in MEASURES))
+    out.print(table)
 
 
 @baseline_app.command("learn")

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from yingyan.config import StrictModel, load_model
+from yingyan.incidents.rules import EventRules, IncidentRules
 from yingyan.traffic.levels import RoadClass
 
 
@@ -48,8 +49,19 @@ class SiteCamera(StrictModel):
     road_class: RoadClass = Field(
         default=RoadClass.ARTERIAL, title="Road class", description="Road class at the checkpoint."
     )
+    road_x_is_chainage: bool = Field(
+        default=False,
+        title="Road x is chainage",
+        description="The calibration's road-plane x axis is the chainage along the road (as the simulator writes): "
+        "events are placed on the road by their x. Otherwise at the checkpoint's position.",
+    )
     district: str = Field(
         default="default", title="District", description="Police district responsible for the checkpoint."
+    )
+    rules: EventRules = Field(
+        default_factory=EventRules,
+        title="Event rules",
+        description="The camera's event-detector rules (dwell times, no-parking and parking lanes, thresholds).",
     )
 
 
@@ -76,6 +88,16 @@ class Site(StrictModel):
     cameras: list[SiteCamera] = Field(title="Cameras", description="The checkpoint cameras.", min_length=1)
     links: list[SiteLink] = Field(
         default_factory=list, title="Links", description="Directed links of the checkpoint graph."
+    )
+    incident_rules: IncidentRules = Field(
+        default_factory=IncidentRules,
+        title="Incident rules",
+        description="How the incident engine joins events, judges abnormal congestion and places sources.",
+    )
+    baseline: str | None = Field(
+        default=None,
+        title="Baseline",
+        description="Baseline JSON (`yingyan baseline learn`); none: the road classes' cold start.",
     )
 
     @model_validator(mode="after")

@@ -45,3 +45,9 @@ class CsvTable:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def read_csv_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file with a header, as dictionaries of text."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))

@@ -8,7 +8,10 @@ import pytest
 
 from yingyan.eval import Alert, TruthIncident, score_alerts, truth_from_manifest
 
-STALL = TruthIncident("I1", "stall", 1760.0, start_s=152.0, trigger_s=150.0, end_s=750.0, camera_ids=("K3", "K2"))
+STALL = TruthIncident(
+    "I1", "stall", 1760.0, start_s=152.0, trigger_s=150.0, end_s=750.0, camera_ids=("K3", "K2"), seen_by=("K3",),
+    segment="K3",
+)
 
 
 def test_the_first_alert_at_the_place_detects_and_later_ones_are_neither_detections_nor_false() -> None:
@@ -36,7 +39,9 @@ def test_an_alert_before_the_incident_or_far_from_it_does_not_detect_it() -> Non
 
 
 def test_the_wrong_cause_is_counted_and_a_quiet_run_scores_perfectly() -> None:
-    crash = TruthIncident("I1", "crash", 959.7, start_s=183.2, trigger_s=180.6, end_s=None, camera_ids=("K2",))
+    crash = TruthIncident(
+        "I1", "crash", 959.7, start_s=183.2, trigger_s=180.6, end_s=None, camera_ids=("K2",), seen_by=("K2",)
+    )
     scores = score_alerts([Alert("K2", "stopped_vehicle", 960.0, 183.0, 193.0)], [crash], 0.25, duration_s=300.0)
     assert scores.detected == 1 and scores.cause_accuracy == 0.0
     quiet = score_alerts([], [], camera_hours=0.5, duration_s=600.0)
@@ -55,3 +60,27 @@ def test_truth_from_a_manifest_keeps_what_happened() -> None:
     }  # fmt: skip
     (truth,) = truth_from_manifest(manifest)
     assert truth.trigger_s == 180.6 and truth.end_s is None and truth.camera_ids == ("K2", "K1")
+    assert truth.seen_by == ("K2",) and truth.segment == "K2" and truth.cause == "crash"
+
+
+def test_a_stall_no_camera_sees_is_found_by_its_link_and_named_a_blockage() -> None:
+    """The source segment counts; the position is measured but a rough one still matches by its link."""
+    manifest = {
+        "cameras": [
+            {"id": "K3", "position_m": 1700.0, "watch": "forward", "downstream": [{"camera_id": "K4"}]},
+            {"id": "K4", "position_m": 2150.0, "watch": "forward", "downstream": []},
+        ],
+        "incidents": [
+            {"id": "I1", "type": "stall", "direction": "forward", "position_m": 1850.0, "start_s": 152.0,
+             "trigger_s": 150.0, "end_s": 750.0, "camera_ids": [], "congestion": {"K3": {"start_s": 300.0}}},
+        ],
+    }  # fmt: skip
+    (truth,) = truth_from_manifest(manifest)
+    assert truth.segment == "K3>K4" and truth.cause == "blockage" and truth.camera_ids == ("K3",)
+    right = Alert("K3", "blockage", 1960.0, start_s=170.0, alert_s=330.0, segment="K3>K4")  # 110 m off
+    scores = score_alerts([right], [truth], camera_hours=0.5, duration_s=900.0)
+    assert scores.detected == 1 and scores.source_top1 == 1.0 and scores.cause_accuracy == 1.0
+    assert scores.source_position_error_m == pytest.approx(110.0)
+    wrong = Alert("K3", "blockage", 1780.0, start_s=170.0, alert_s=330.0, segment="K3")  # "in K3's view"
+    scores = score_alerts([wrong], [truth], camera_hours=0.5, duration_s=900.0)
+    assert scores.detected == 1 and scores.source_top1 == 0.0

@@ -4,7 +4,10 @@ An alert matches an incident when it is within ``radius_m`` of the incident's po
 the road and is raised between the incident's trigger (less ``slack_s``) and its end. The
 earliest matching alert detects the incident (time to detect, onset error, cause); further
 matching alerts are duplicates, and congestion reported at a camera the incident affects
-while it lasts is its consequence: neither is a false alarm. Every other alert is false.
+while it lasts is its consequence: neither is a false alarm. Every other alert is false. An
+incident traced to a blockage whose source camera is one the incident's congestion reaches
+detects it even when its estimated position is further off: the source segment named is then
+scored on its own (``source_top1``), the position error in metres.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
-# The event type that names each simulated incident type's cause.
-CAUSE = {"stall": "stopped_vehicle", "crash": "crash", "illegal_parking": "illegal_parking"}
+# The event type that names each simulated incident type's cause when a camera sees it; what no
+# camera sees, or a closure (no vehicle stands there), is known only as a blockage of the road.
+CAUSE = {"stall": "stopped_vehicle", "crash": "crash", "illegal_parking": "illegal_parking", "lane_closure": "blockage"}
+UNSEEN_CAUSE = "blockage"
 CONSEQUENCES = {"congestion", "queue_spillback"}
 NRMSE_CAP_S = 300.0  # S4 (AI City Challenge): NRMSE = min(RMSE, 300 s) / 300 s
 
@@ -32,7 +37,14 @@ class TruthIncident:
     start_s: float
     trigger_s: float
     end_s: float | None
-    camera_ids: tuple[str, ...]
+    camera_ids: tuple[str, ...]  # cameras that see it, and cameras its congestion reaches
+    seen_by: tuple[str, ...] = ()  # cameras that see it
+    segment: str = ""  # the camera that sees it ("K3"), or the link it lies on ("K3>K4")
+
+    @property
+    def cause(self) -> str:
+        """The cause an alert should name."""
+        return CAUSE.get(self.type, self.type) if self.seen_by else UNSEEN_CAUSE
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,7 @@ class Alert:
     position_m: float
     start_s: float
     alert_s: float
+    segment: str | None = None  # the source segment named (incidents), in the truth's terms
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,18 @@ class Scores:
     ttd_s: tuple[float, ...]
     onset_errors_s: tuple[float, ...]
     causes_right: int
+    sources_right: int = 0
+    position_errors_m: tuple[float, ...] = ()
+
+    @property
+    def source_top1(self) -> float:
+        """Share of incidents whose source segment was named right (missed incidents count as wrong)."""
+        return self.sources_right / self.incidents if self.incidents else math.nan
+
+    @property
+    def source_position_error_m(self) -> float:
+        """Median distance between the estimated and the true position of detected incidents."""
+        return float(np.median(self.position_errors_m)) if self.position_errors_m else math.nan
 
     @property
     def detection_rate(self) -> float:
@@ -99,7 +124,8 @@ class Scores:
             self.incidents + other.incidents, self.detected + other.detected, self.alerts + other.alerts,
             self.false_alarms + other.false_alarms, self.camera_hours + other.camera_hours,
             self.ttd_s + other.ttd_s, self.onset_errors_s + other.onset_errors_s,
-            self.causes_right + other.causes_right,
+            self.causes_right + other.causes_right, self.sources_right + other.sources_right,
+            self.position_errors_m + other.position_errors_m,
         )  # fmt: skip
 
     def as_dict(self) -> dict[str, float | int]:
@@ -116,6 +142,8 @@ class Scores:
             "onset_rmse_s": _round(self.onset_rmse_s),
             "s4": _round(self.s4),
             "cause_accuracy": _round(self.cause_accuracy),
+            "source_top1": _round(self.source_top1),
+            "source_position_error_m": _round(self.source_position_error_m),
         }
 
 
@@ -139,9 +167,29 @@ def truth_from_manifest(manifest: Mapping[str, Any]) -> list[TruthIncident]:
                 end_s=float(item["end_s"]) if item.get("end_s") is not None else None,
                 # Where it is seen, and where its congestion reaches (the queue spilling back).
                 camera_ids=tuple(dict.fromkeys([*item.get("camera_ids", ()), *(item.get("congestion") or {})])),
+                seen_by=tuple(item.get("camera_ids", ())),
+                segment=_segment(manifest, item),
             )
         )
     return out
+
+
+def _segment(manifest: Mapping[str, Any], item: Mapping[str, Any]) -> str:
+    """The camera that sees an incident, else the link (upstream>downstream checkpoint) it lies on."""
+    if item.get("camera_ids"):
+        return str(item["camera_ids"][0])
+    position = float(item["position_m"])
+    for cam in manifest.get("cameras", []):
+        if cam.get("watch", "forward") != item.get("direction", "forward"):
+            continue
+        for down in cam.get("downstream", []):
+            other = next((c for c in manifest["cameras"] if c["id"] == down["camera_id"]), None)
+            if other is None:
+                continue
+            lo, hi = sorted((float(cam["position_m"]), float(other["position_m"])))
+            if lo <= position <= hi:
+                return f"{cam['id']}>{other['id']}"
+    return ""
 
 
 def score_alerts(
@@ -163,8 +211,10 @@ def score_alerts(
             in_time = truth.trigger_s - slack_s <= alert.alert_s <= end + slack_s
             if not in_time:
                 continue
-            if abs(alert.position_m - truth.position_m) <= radius_m or (
-                alert.type in CONSEQUENCES and alert.camera_id in truth.camera_ids
+            if (
+                abs(alert.position_m - truth.position_m) <= radius_m
+                or (alert.segment is not None and alert.segment == truth.segment)
+                or ((alert.type in CONSEQUENCES or alert.type == UNSEEN_CAUSE) and alert.camera_id in truth.camera_ids)
             ):
                 hit = truth
                 break
@@ -174,5 +224,9 @@ def score_alerts(
             matched[hit.id] = alert
     ttd = tuple(matched[t.id].alert_s - t.start_s for t in truths if t.id in matched)
     onset = tuple(matched[t.id].start_s - t.start_s for t in truths if t.id in matched)
-    right = sum(1 for t in truths if t.id in matched and CAUSE.get(t.type) == matched[t.id].type)
-    return Scores(len(truths), len(matched), len(pending), false_alarms, camera_hours, ttd, onset, right)
+    right = sum(1 for t in truths if t.id in matched and t.cause == matched[t.id].type)
+    sources = sum(1 for t in truths if t.id in matched and matched[t.id].segment == t.segment)
+    errors = tuple(abs(matched[t.id].position_m - t.position_m) for t in truths if t.id in matched)
+    return Scores(
+        len(truths), len(matched), len(pending), false_alarms, camera_hours, ttd, onset, right, sources, errors
+    )

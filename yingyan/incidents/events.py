@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class EventType(StrEnum):
@@ -38,6 +39,24 @@ class Event:
     end_s: float | None = None
     details: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, str] = field(default_factory=dict)  # snapshot, clip: paths under the output folder
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Event:
+        """An event from its ``events.jsonl`` line (the inverse of :meth:`to_json`)."""
+        end = data.get("end_s")
+        return cls(
+            id=str(data["id"]),
+            type=EventType(data["type"]),
+            camera_id=str(data["camera_id"]),
+            lane_id=None if data.get("lane_id") is None else str(data["lane_id"]),
+            start_s=float(data["start_s"]),
+            alert_s=float(data["alert_s"]),
+            position=(float(data["position_m"][0]), float(data["position_m"][1])),
+            track_ids=tuple(int(t) for t in data.get("track_ids", ())),
+            end_s=None if end is None else float(end),
+            details={str(k): float(v) for k, v in (data.get("details") or {}).items()},
+            evidence={str(k): str(v) for k, v in (data.get("evidence") or {}).items()},
+        )
 
     def to_json(self) -> dict[str, object]:
         """The event as a JSON object (``events.jsonl``; docs/formats.md)."""

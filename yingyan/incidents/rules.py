@@ -1,11 +1,19 @@
-"""Rule parameters of the event detectors (per camera; the ranges commercial detectors expose)."""
+"""Rule parameters of the event detectors (per camera; the ranges commercial detectors expose) and of
+the incident engine."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
 from yingyan.config import StrictModel
+from yingyan.incidents.events import EventType
 from yingyan.traffic.levels import CongestionLevel
+
+CAUSE_TYPES = (
+    EventType.STOPPED_VEHICLE, EventType.CRASH, EventType.ILLEGAL_PARKING, EventType.WRONG_WAY, EventType.PEDESTRIAN,
+)  # fmt: skip
+BLOCKAGE = "blockage"  # cause of congestion whose head no camera sees: something blocks the road there
+RECURRENT = "recurrent"
 
 
 class EventRules(StrictModel):
@@ -93,4 +101,44 @@ class EventRules(StrictModel):
     spillback_m: float | None = Field(
         default=None, gt=0, title="Spill-back length (m)",
         description="A queue longer than this from its head is spilling back (none: not checked).",
+    )  # fmt: skip
+
+
+class IncidentRules(StrictModel):
+    """How camera events become incidents."""
+
+    join_radius_m: float = Field(
+        default=40.0, gt=0, title="Join radius (m)",
+        description="The same cause reported within this distance of an open incident's place joins it.",
+    )  # fmt: skip
+    head_in_view_m: float = Field(
+        default=10.0, ge=0, title="Queue head in view (m)",
+        description="A queue whose head stands this far inside the camera's view has its cause there.",
+    )  # fmt: skip
+    baseline_k: float = Field(
+        default=3.0, gt=0, title="Baseline margin (spreads)",
+        description="Congestion is abnormal when its speed is this many baseline spreads below the usual speed.",
+    )  # fmt: skip
+    baseline_min_drop_kmh: float = Field(
+        default=10.0, ge=0, title="Baseline minimum drop (km/h)",
+        description="…and at least this far below it.",
+    )  # fmt: skip
+    baseline_tolerance_min: float = Field(
+        default=15.0, ge=0, title="Baseline tolerance (min)",
+        description="The usual speed is the lowest within this many minutes of the time (a daily peak starts "
+        "a little earlier or later).",
+    )  # fmt: skip
+    flow_drop: float = Field(
+        default=0.75, gt=0, lt=1, title="Flow drop",
+        description="A downstream checkpoint's flow below this share of its usual flow has been cut by a blockage.",
+    )  # fmt: skip
+    hold_s: float = Field(
+        default=60.0, ge=0, title="Hold (s)",
+        description="An incident whose events have all ended stays open this long: the same cause seen again "
+        "in that time (a vehicle that moved a metre and stopped again) continues it.",
+    )  # fmt: skip
+    alert_types: list[str] = Field(
+        default_factory=lambda: [t.value for t in CAUSE_TYPES] + [BLOCKAGE],
+        title="Alerting causes",
+        description="Causes whose abnormal incidents are alerted (recurrent congestion never is).",
     )  # fmt: skip

@@ -117,6 +117,7 @@ def write_site(path: Path, scenario: Scenario, cameras: list[dict[str, object]])
                 "calibration": c["calibration"],
                 "fps": c["fps"],
                 "position_m": c["position_m"],
+                "road_x_is_chainage": True,
                 "direction": c["watch"],
                 "road_class": scenario.network.road_class.value,
             }
