@@ -384,7 +384,7 @@ def eval_cmd(
     ] = None,
 ) -> None:
     """Simulate scenarios, run the whole pipeline, score incidents against ground truth: report.json, report.md."""
-    from yingyan.eval.evaluate import MEASURES, EvalOptions, evaluate_scenario, write_report
+    from yingyan.eval.evaluate import SUMMARY, EvalOptions, evaluate_scenario, write_report
 
     try:
         if labels is not None:
@@ -409,12 +409,12 @@ def eval_cmd(
     except YingyanError as error:
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    table = Table(title=f"evaluation: {out_dir / 'report.md'}")
+    table = Table(title=f"evaluation (all measures in {out_dir / 'report.md'})")
     table.add_column("scenario")
-    for m in MEASURES:
+    for m in SUMMARY:
         table.add_column(m.replace("_", " "), justify="right")
     for name, row in [*report["scenarios"].items(), ("all", report["overall"])]:
-        table.add_row(name, *(str(row[m]) for m in MEASURES))
+        table.add_row(name, *(str(row[m]) for m in SUMMARY))
     out.print(table)
 
 

@@ -9,7 +9,14 @@ import pytest
 from yingyan.eval import Alert, TruthIncident, score_alerts, truth_from_manifest
 
 STALL = TruthIncident(
-    "I1", "stall", 1760.0, start_s=152.0, trigger_s=150.0, end_s=750.0, camera_ids=("K3", "K2"), seen_by=("K3",),
+    "I1",
+    "stall",
+    1760.0,
+    start_s=152.0,
+    trigger_s=150.0,
+    end_s=750.0,
+    camera_ids=("K3", "K2"),
+    seen_by=("K3",),
     segment="K3",
 )
 

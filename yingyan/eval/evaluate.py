@@ -33,6 +33,16 @@ from yingyan.sim.scenario import Scenario
 from yingyan.traffic.score import StateErrors, read_lane_states, score
 
 EVAL_START = datetime(2026, 11, 23, 17, 30)  # Monday 17:30: stream second 0 of every evaluated run
+SUMMARY = (
+    "incidents",
+    "detected",
+    "false_alarms_per_camera_hour",
+    "ttd_median_s",
+    "onset_rmse_s",
+    "cause_accuracy",
+    "source_top1",
+    "source_position_error_m",
+)  # fmt: skip: the columns the command line prints
 MEASURES = (
     "incidents", "detected", "alerts", "false_alarms", "camera_hours", "detection_rate",
     "false_alarms_per_camera_hour", "ttd_median_s", "ttd_p90_s", "onset_rmse_s", "s4", "cause_accuracy",
@@ -152,7 +162,7 @@ def write_report(results: list[ScenarioResult], out: Path, options: EvalOptions)
 
 
 def _scenario_json(r: ScenarioResult) -> dict[str, Any]:
-    return {**r.scores.as_dict(), "traffic_state": r.state.as_dict() if r.state else None, "incidents": r.incidents}
+    return {**r.scores.as_dict(), "traffic_state": r.state.as_dict() if r.state else None, "found": r.incidents}
 
 
 def _clean(value: Any) -> Any:
