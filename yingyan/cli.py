@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from yingyan.incidents import EventRules
+    from yingyan.incidents.engine import Incident
 
 app = typer.Typer(
     help="Yingyan (鹰眼): abnormal congestion, its source, and the incident loop over checkpoint cameras.",
@@ -160,15 +161,23 @@ def demo(
     ),
     duration: Annotated[float | None, typer.Option(help="Override the recording length in seconds.", min=1)] = None,
 ) -> None:
-    """The main job on the embedded default: simulate the default checkpoint network and write everything."""
+    """The main job on the embedded default: simulate the default checkpoint network, then run every camera's
+    pipeline and the incident engine on its videos and show the incidents found beside the truth."""
+    from yingyan.incidents.site_run import SiteRunOptions, run_site
+
     options = RunOptions(seed=1, duration_s=duration, force=True)
+    found = out_dir / "yingyan"
     try:
         path = _run(DEFAULT_SCENARIO, out_dir, options)
+        with _progress() as progress:
+            site = load_model(Site, path / "site.yaml")
+            task = progress.add_task("cameras analysed, incidents found", total=len(site.cameras))
+            result = run_site(path / "site.yaml", found, SiteRunOptions(), on_camera=lambda _: progress.advance(task))
     except YingyanError as error:
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-    table = Table(title=f"{manifest['scenario']}: incidents and the congestion they caused")
+    table = Table(title=f"{manifest['scenario']}: what happened (ground truth)")
     for col in ("incident", "type", "start s", "end s", "seen by", "congestion per camera (start–end s)"):
         table.add_column(col)
     for inc in manifest["incidents"]:
@@ -185,7 +194,23 @@ def demo(
             spread or "none",
         )
     out.print(table)
+    out.print(_incident_table("what Yingyan found in the videos", result.incidents))
     out.print(f"run in [bold]{path}[/]: videos under cameras/*/video.mp4, charts spacetime_*.png, manifest.json")
+    out.print(f"found in [bold]{found}[/]: incidents.jsonl, events.jsonl, evidence under cameras/*/evidence/")
+
+
+def _incident_table(title: str, incidents: list[Incident]) -> Table:
+    table = Table(title=title)
+    for col in ("id", "cause", "abnormal", "source", "position m", "start s", "alert s", "end s", "cameras"):
+        table.add_column(col)
+    for i in incidents:
+        table.add_row(
+            i.id, i.cause, "yes" if i.abnormal else "no (recurrent)", i.source_segment,
+            "–" if i.source_position_m is None else f"{i.source_position_m:.0f}", f"{i.start_s:.1f}",
+            "–" if i.alert_s is None else f"{i.alert_s:.1f}", "–" if i.end_s is None else f"{i.end_s:.1f}",
+            ", ".join(i.camera_ids),
+        )  # fmt: skip
+    return table
 
 
 @app.command("calibrate")
@@ -351,17 +376,7 @@ def run_cmd(
     except YingyanError as error:
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    table = Table(title=f"incidents: {out_dir / 'incidents.jsonl'}")
-    for col in ("id", "cause", "abnormal", "source", "position m", "start s", "alert s", "end s", "cameras"):
-        table.add_column(col)
-    for i in result.incidents:
-        table.add_row(
-            i.id, i.cause, "yes" if i.abnormal else "no (recurrent)", i.source_segment,
-            "–" if i.source_position_m is None else f"{i.source_position_m:.0f}", f"{i.start_s:.1f}",
-            "–" if i.alert_s is None else f"{i.alert_s:.1f}", "–" if i.end_s is None else f"{i.end_s:.1f}",
-            ", ".join(i.camera_ids),
-        )  # fmt: skip
-    out.print(table)
+    out.print(_incident_table(f"incidents: {out_dir / 'incidents.jsonl'}", result.incidents))
     out.print(f"{len(result.events)} event reports in [bold]{out_dir / 'events.jsonl'}[/]")
 
 
