@@ -148,3 +148,17 @@ def test_every_seen_cause_makes_its_own_incident(kind: EventType) -> None:
     engine = IncidentEngine(_corridor())
     (incident,) = engine.update(20.0, [_event(kind, "K1", 40.0, 12.0, 20.0)])
     assert incident.type == kind.value and incident.abnormal and incident.alert_s == 20.0
+
+
+def test_a_vehicle_standing_in_the_queue_of_a_cause_downstream_is_part_of_that_incident() -> None:
+    """K2 is congested by the stall at K3; a car that stands at K2 with the queue is no new incident."""
+    engine = IncidentEngine(_corridor())
+    engine.update(40.0, [_event(EventType.STOPPED_VEHICLE, "K3", 1060.0, 28.0, 38.0)])
+    engine.update(300.0, [_event(EventType.CONGESTION, "K2", 579.0, 250.0, 290.0)])
+    engine.update(400.0, [_event(EventType.STOPPED_VEHICLE, "K2", 550.0, 380.0, 390.0)])
+    (incident,) = engine.incidents
+    assert incident.source_segment == "K3" and incident.camera_ids == ("K3", "K2")
+    assert any("standing in the queue at K2" in what for _, what in incident.timeline)
+    # At an uncongested camera a standing vehicle is its own incident.
+    engine.update(420.0, [_event(EventType.STOPPED_VEHICLE, "K1", 40.0, 400.0, 410.0)])
+    assert len(_alerted(engine.incidents)) == 2

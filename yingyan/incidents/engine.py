@@ -197,6 +197,12 @@ class IncidentEngine:
     def _cause(self, event: Event) -> str:
         cam = self.network.checkpoints[event.camera_id]
         x = cam.chainage(event.position)
+        queue = self._queue_of(event, x) if event.type is EventType.STOPPED_VEHICLE else None
+        if queue is not None:
+            # A vehicle standing in the queue of a cause further downstream: part of that incident.
+            queue.timeline.append((event.alert_s, f"vehicle standing in the queue at {event.camera_id}"))
+            self._join(queue, event)
+            return queue.id
         record = self._same_cause(event, x) or self._explained_congestion(event.camera_id, x)
         if record is None:
             record = self._new(event.type.value, event.type.value, True, event.camera_id, event.camera_id, x,
@@ -218,6 +224,18 @@ class IncidentEngine:
             record.evidence = dict(event.evidence)  # the cause's own pictures before the congestion's
         self._maybe_alert(record, event.alert_s)
         return record.id
+
+    def _queue_of(self, event: Event, x: float) -> _Record | None:
+        """The open incident whose queue a standing vehicle is in: its camera is congested because of a
+        cause further downstream."""
+        cam = self.network.checkpoints[event.camera_id]
+        for congestion in self._congestion[event.camera_id].values():
+            owner = self._records.get(self._owner.get(congestion.id, ""))
+            if owner is None or owner.end_s is not None or not owner.abnormal or owner.source_position_m is None:
+                continue
+            if cam.sign * (owner.source_position_m - x) > self.rules.join_radius_m:
+                return owner
+        return None
 
     def _same_cause(self, event: Event, x: float) -> _Record | None:
         for record in self._open():
