@@ -227,6 +227,17 @@ def test_a_track_that_leaps_back_when_two_vehicles_swap_ids_is_not_wrong_way() -
     assert not [e for e in events if e.type is EventType.WRONG_WAY]
 
 
+def test_a_track_sliding_back_over_a_jam_in_a_second_is_not_wrong_way() -> None:
+    """In a standing jam a track can slide from vehicle to vehicle, 22 m back in one second, step by step."""
+    detector = CameraEvents(_calibration())
+
+    def sliding(t: float) -> float | None:  # a new id (a stitched track) that slides, then stands
+        return None if t < 10.0 else max(70.0 - 22.0 * (t - 10.0), 48.0)
+
+    events = _run(detector, {5: (1, sliding)} | _flow(2, 100, 5, 4.0), 20.0)
+    assert not [e for e in events if e.type is EventType.WRONG_WAY]
+
+
 def test_a_rear_end_crash_is_one_crash_event_with_both_vehicles_within_seconds() -> None:
     detector = CameraEvents(_calibration())
     leader = _stalls(60.0, stop_t=20.0, decel=9.0)  # brakes as hard as a car can

@@ -403,6 +403,8 @@ class CameraEvents:
             backwards = along - max(a for _, a in trail.samples)
             if backwards <= -self.rules.wrong_way_m and _steadily_backwards(trail.samples):
                 start = next(ts for ts, a in trail.samples if a == max(a for _, a in trail.samples))
+                if t - start < self.rules.wrong_way_min_s:
+                    continue  # too fast to be a vehicle driving: a track sliding over a jam's vehicles
                 event = self._raise(
                     EventType.WRONG_WAY, f"t{p.track}", start, t, p.road,
                     self._lane_ids.get((p.direction, p.lane)), (p.track,), {"distance_m": -backwards},

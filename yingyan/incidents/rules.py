@@ -78,6 +78,11 @@ class EventRules(StrictModel):
         default=4.0, ge=1, le=10, title="Wrong-way time (s)",
         description="Over at most this time, the wrong-way distance must be covered.",
     )  # fmt: skip
+    wrong_way_min_s: float = Field(
+        default=2.0, ge=0, le=10, title="Wrong-way least time (s)",
+        description="The wrong-way movement must last at least this long (a track that slides back over a jam's "
+        "vehicles covers the distance in a second).",
+    )  # fmt: skip
     congestion_level: CongestionLevel = Field(
         default=CongestionLevel.MODERATE, title="Congestion level",
         description="Lowest level (0 free … 4 severe, by the lane's road class) that counts as congestion.",
