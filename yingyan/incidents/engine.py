@@ -349,9 +349,11 @@ class IncidentEngine:
         else:
             a = (t1 - t_d + gap / v) / (1.0 / w + 1.0 / v)
         a = float(np.clip(a, 0.0, gap))
-        record.source_position_m = self.network.along(link, a)
+        position = self.network.along(link, a)
+        if record.source_position_m is None or abs(position - record.source_position_m) >= 10.0:
+            record.timeline.append((t1, f"source estimated {a:.0f} m past {up}'s view (wave {w * 3.6:.0f} km/h)"))
+        record.source_position_m = position
         record.start_s = t1 - a / w
-        record.timeline.append((t1, f"source estimated {a:.0f} m past {up}'s view (wave {w * 3.6:.0f} km/h)"))
 
     def _free_speed(self, camera_id: str) -> float:
         speeds = [s.speed_kmh for s in self._states[camera_id][-10:] if not math.isnan(s.speed_kmh)]
