@@ -159,6 +159,7 @@ def test_a_vehicle_standing_in_the_queue_of_a_cause_downstream_is_part_of_that_i
     (incident,) = engine.incidents
     assert incident.source_segment == "K3" and incident.camera_ids == ("K3", "K2")
     assert any("standing in the queue at K2" in what for _, what in incident.timeline)
+    assert incident.lanes_blocked == 1  # the stalled car's lane; the queued car blocks nothing
     # At an uncongested camera a standing vehicle is its own incident.
     engine.update(420.0, [_event(EventType.STOPPED_VEHICLE, "K1", 40.0, 400.0, 410.0)])
     assert len(_alerted(engine.incidents)) == 2

@@ -135,6 +135,7 @@ class _Record:
     link: Link | None = None  # the unseen link the source lies on
     onsets: dict[str, float] = field(default_factory=dict)  # congestion onset per affected camera
     min_speed_kmh: float = math.inf  # slowest congestion joined
+    queued: set[str] = field(default_factory=set)  # events of vehicles standing in its queue, not blocking
     evidence: dict[str, str] = field(default_factory=dict)
     timeline: list[tuple[float, str]] = field(default_factory=list)
 
@@ -202,6 +203,7 @@ class IncidentEngine:
             # A vehicle standing in the queue of a cause further downstream: part of that incident.
             queue.timeline.append((event.alert_s, f"vehicle standing in the queue at {event.camera_id}"))
             self._join(queue, event)
+            queue.queued.add(event.id)
             return queue.id
         record = self._same_cause(event, x) or self._explained_congestion(event.camera_id, x)
         if record is None:
@@ -455,6 +457,7 @@ class IncidentEngine:
         standing = {
             e.lane_id for e in record.events.values()
             if e.type in (EventType.STOPPED_VEHICLE, EventType.CRASH, EventType.ILLEGAL_PARKING) and e.lane_id
+            and e.id not in record.queued
         }  # fmt: skip
         return Incident(
             id=record.id,
