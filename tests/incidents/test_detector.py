@@ -227,6 +227,14 @@ def test_a_track_that_leaps_back_when_two_vehicles_swap_ids_is_not_wrong_way() -
     assert not [e for e in events if e.type is EventType.WRONG_WAY]
 
 
+def test_an_opposing_bus_placed_on_the_centre_line_is_not_wrong_way() -> None:
+    """A big vehicle of the other carriageway whose blob straddles the centre line lands 0.9 m inside lane 1."""
+    detector = CameraEvents(_calibration())
+    vehicles: dict[int, Vehicle] = {7: (1, lambda t: (95.0 - 12.0 * (t - 5.0)) if 5.0 <= t <= 12.0 else None)}
+    events = _run(detector, vehicles | _flow(2, 100, 5, 4.0), 30.0, lateral={7: lambda t: -0.9})
+    assert not [e for e in events if e.type is EventType.WRONG_WAY]
+
+
 def test_a_track_sliding_back_over_a_jam_in_a_second_is_not_wrong_way() -> None:
     """In a standing jam a track can slide from vehicle to vehicle, 22 m back in one second, step by step."""
     detector = CameraEvents(_calibration())

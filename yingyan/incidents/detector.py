@@ -34,7 +34,9 @@ VIEW_EDGE_M = 5.0  # standing this close to either end of the measured stretch i
 AWAY_S = 5.0  # a standing vehicle measured off its place this long has moved (blobs merge for seconds)
 HANDOVER_S = 10.0  # a new track standing where another came to rest this recently is the same vehicle
 STANDING_TYPES = (EventType.STOPPED_VEHICLE, EventType.ILLEGAL_PARKING, EventType.CRASH)
-WRONG_WAY_MARGIN_M = 0.6  # a wrong-way vehicle is this far inside its lane, not on its edge
+WRONG_WAY_MARGIN_M = (
+    1.0  # a wrong-way vehicle is this far inside its lane (a car centred in it: 1.75 m), not on its edge
+)
 
 
 @dataclass
