@@ -190,6 +190,17 @@ def test_standing_in_a_parking_zone_is_nothing_and_in_a_no_parking_lane_is_illeg
     assert 300.0 <= events[0].alert_s - events[0].start_s <= 302.0
 
 
+def test_a_car_that_waited_behind_a_stall_and_moves_off_when_the_road_clears_raises_nothing() -> None:
+    """Stop-and-go: the car behind a stalled one stands a minute, queued; when the stall drives off, it
+    follows within seconds. Only the stall, which headed the queue, is an event."""
+    detector = CameraEvents(_calibration())
+    stall = _stalls(60.0, stop_t=20.0, leave_t=80.0)
+    behind = _stalls(53.0, stop_t=25.0, leave_t=85.0)  # 2.4 m behind the stall's rear
+    events = _run(detector, _flow(1, 100, 40, 3.0) | {1: (2, stall), 2: (2, behind)}, 100.0)
+    raised = [e for e in events if e.end_s is None]
+    assert [(e.type, e.track_ids) for e in raised] == [(EventType.STOPPED_VEHICLE, (1,))]
+
+
 def test_a_vehicle_driving_against_the_lane_is_wrong_way_once() -> None:
     detector = CameraEvents(_calibration())
     vehicles: dict[int, Vehicle] = {7: (1, lambda t: (95.0 - 12.0 * (t - 5.0)) if 5.0 <= t <= 12.0 else None)}

@@ -124,6 +124,8 @@ def test_recurrent_congestion_at_its_usual_hour_is_recorded_and_not_alerted() ->
     ]  # fmt: skip
     engine = IncidentEngine(_corridor(), baseline=Baseline(bin_min=5, bins=bins), clock_start=MONDAY_1730)
     engine.update(330.0, [_event(EventType.CONGESTION, "K2", 579.0, 300.0, 330.0, speed=10.0)])
+    # In the stop-and-go of the peak a car stands long enough at K2 to look stopped: one of the queue.
+    engine.update(400.0, [_event(EventType.STOPPED_VEHICLE, "K2", 540.0, 380.0, 390.0)])
     (incident,) = engine.incidents
     assert not incident.abnormal and incident.cause == "recurrent" and incident.alert_s is None
     # The same crawl at 03:00, when the lane is usually free, is abnormal.

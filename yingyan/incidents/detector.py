@@ -34,9 +34,9 @@ VIEW_EDGE_M = 5.0  # standing this close to either end of the measured stretch i
 AWAY_S = 5.0  # a standing vehicle measured off its place this long has moved (blobs merge for seconds)
 HANDOVER_S = 10.0  # a new track standing where another came to rest this recently is the same vehicle
 STANDING_TYPES = (EventType.STOPPED_VEHICLE, EventType.ILLEGAL_PARKING, EventType.CRASH)
-WRONG_WAY_MARGIN_M = (
-    1.0  # a wrong-way vehicle is this far inside its lane (a car centred in it: 1.75 m), not on its edge
-)
+WRONG_WAY_MARGIN_M = 1.0  # a wrong-way vehicle is this far inside its lane (centred: 1.75 m), not on its edge
+HEAD_CHECK_S = 1.0  # how often a standing vehicle is checked for heading its queue
+QUEUED_RESET_S = 2.0  # queued behind another this long, a standing vehicle's head-of-queue clock restarts
 
 
 @dataclass
@@ -49,6 +49,9 @@ class _Standing:
     abrupt: bool = False  # came to rest by braking hard
     onset: float = math.nan  # when the vehicle came to rest (earlier than ``since`` after a hand-over)
     away_since: float | None = None  # measured off its place since
+    head_since: float | None = None  # heads its queue (not simply queued) since
+    queued_since: float | None = None  # queued behind another vehicle since
+    next_head_check: float = -math.inf
     event: str | None = None  # id of the event it raised or joined
 
 
@@ -247,6 +250,12 @@ class CameraEvents:
                 dwell = self.rules.parking_dwell_s
             else:
                 dwell = self.rules.stopped_dwell_s
+            if kind is EventType.STOPPED_VEHICLE or (kind is EventType.CRASH and not crashed):
+                # The dwell counts while it is not simply queued: a vehicle that waited in a queue
+                # and finds the road ahead clear moves off within seconds.
+                self._check_head(st, p, points)
+                if st.head_since is None or p.t - st.head_since < dwell - HEAD_CHECK_S:
+                    continue
             if p.t - st.since < dwell:
                 continue
             if (kind is EventType.STOPPED_VEHICLE or (kind is EventType.CRASH and not crashed)) and (
@@ -354,6 +363,19 @@ class CameraEvents:
         if zone == "no_parking" or (lane_id is not None and lane_id in self.rules.no_parking_lanes):
             return EventType.ILLEGAL_PARKING
         return EventType.STOPPED_VEHICLE if p.lane > 0 else None
+
+    def _check_head(self, st: _Standing, p: TrackPoint, points: list[TrackPoint]) -> None:
+        """Once a second: whether a standing vehicle heads its queue, and since when."""
+        if p.t < st.next_head_check:
+            return
+        st.next_head_check = p.t + HEAD_CHECK_S
+        if self._heads_its_queue(p, points):
+            st.head_since = p.t if st.head_since is None else st.head_since
+            st.queued_since = None
+        else:
+            st.queued_since = p.t if st.queued_since is None else st.queued_since
+            if p.t - st.queued_since >= QUEUED_RESET_S:
+                st.head_since = None  # queued behind another for a while: its clock starts again
 
     def _heads_its_queue(self, p: TrackPoint, points: list[TrackPoint]) -> bool:
         """Whether a standing vehicle is the cause, not a member, of the standing traffic.

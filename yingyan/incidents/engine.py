@@ -229,11 +229,12 @@ class IncidentEngine:
 
     def _queue_of(self, event: Event, x: float) -> _Record | None:
         """The open incident whose queue a standing vehicle is in: its camera is congested because of a
-        cause further downstream."""
+        cause further downstream (an incident, or a bottleneck's recurrent peak: in a standing jam a
+        vehicle that stands is one of the queue)."""
         cam = self.network.checkpoints[event.camera_id]
         for congestion in self._congestion[event.camera_id].values():
             owner = self._records.get(self._owner.get(congestion.id, ""))
-            if owner is None or owner.end_s is not None or not owner.abnormal or owner.source_position_m is None:
+            if owner is None or owner.end_s is not None or owner.source_position_m is None:
                 continue
             if cam.sign * (owner.source_position_m - x) > self.rules.join_radius_m:
                 return owner
