@@ -282,18 +282,33 @@ def detect_cmd(
     render: RenderOpt = False,
     fast_decode: FastDecodeOpt = False,
     motion_width: MotionWidthOpt = 640,
+    baseline: Annotated[Path | None, typer.Option(help="Baseline JSON for abnormal vs recurrent congestion.")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Local date and time of stream second 0 (files), e.g. 2026-11-23T17:30.")
+    ] = None,
 ) -> None:
-    """Detect events at one camera (stopped vehicle, illegal parking, wrong way, congestion): events.jsonl."""
+    """Detect events and incidents at one camera (stopped vehicle, illegal parking, crash, wrong way,
+    congestion): events.jsonl and incidents.jsonl."""
     from yingyan.incidents import EventRules
+    from yingyan.incidents.baseline import Baseline
+    from yingyan.incidents.site_run import camera_incidents
 
     try:
         event_rules = load_model(EventRules, rules) if rules is not None else EventRules()
+        when = _start_time(start)
+        usual = Baseline.load(baseline) if baseline is not None else None
     except YingyanError as error:
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     _analyse(
         source, calibration, out_dir, detector, model, fps, interval, render, fast_decode, motion_width, event_rules
     )
+    try:
+        incidents = camera_incidents(CameraCalibration.load(calibration), out_dir, usual, when)
+    except YingyanError as error:
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    out.print(_incident_table(f"incidents: {out_dir / 'incidents.jsonl'}", incidents))
 
 
 def _analyse(

@@ -38,6 +38,11 @@ def test_the_car_parked_in_the_no_parking_zone_is_one_illegal_parking_event(
     with av.open(str(clip)) as container:
         frames = sum(1 for _ in container.decode(video=0))
     assert frames >= 40  # 5 s before and 5 s after the alert, at 5 fps
+    # One incident of that cause, alerted when the event was, its evidence the event's.
+    (found,) = [json.loads(line) for line in (out / "incidents.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert found["cause"] == "illegal_parking" and found["abnormal"] and found["alert_s"] == event["alert_s"]
+    assert found["source_camera_id"] == "K2" and found["event_ids"] == [event["id"]]
+    assert (out / found["evidence"]["snapshot"]).exists()
 
 
 def test_a_broken_rules_file_is_named_with_its_field(parking_rendered: Path, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from yingyan.incidents.baseline import Baseline
 from yingyan.incidents.detector import CameraEvents
 from yingyan.incidents.engine import Incident, IncidentEngine, LaneInterval
 from yingyan.incidents.events import Event
-from yingyan.incidents.network import Network
+from yingyan.incidents.network import Network, checkpoint_from
 from yingyan.incidents.rules import EventRules
 from yingyan.perception.backends import DetectorName, make_detector
 from yingyan.site import Site, load_site
@@ -132,6 +132,20 @@ def run_site(
             handle.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
     write_incidents(out / "incidents.jsonl", incidents)
     return SiteRunResult(out, events, incidents)
+
+
+def camera_incidents(
+    calibration: CameraCalibration, folder: Path, baseline: Baseline | None = None, start: datetime | None = None
+) -> list[Incident]:
+    """The incidents of one camera analysed into ``folder`` (``yingyan detect``): the engine over a
+    network of that one checkpoint. Writes ``folder/incidents.jsonl``."""
+    direction = calibration.lanes[0].direction
+    network = Network([checkpoint_from(calibration.camera_id, None, direction, False, calibration)], [])
+    engine = IncidentEngine(network, baseline=baseline, clock_start=start,
+                            road_classes={calibration.camera_id: calibration.road_class})  # fmt: skip
+    _, incidents = replay(engine, {calibration.camera_id: folder}, folder)
+    write_incidents(folder / "incidents.jsonl", incidents)
+    return incidents
 
 
 def write_incidents(path: Path, incidents: list[Incident]) -> None:
