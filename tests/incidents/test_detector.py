@@ -201,6 +201,24 @@ def test_a_car_that_waited_behind_a_stall_and_moves_off_when_the_road_clears_rai
     assert [(e.type, e.track_ids) for e in raised] == [(EventType.STOPPED_VEHICLE, (1,))]
 
 
+def test_vehicles_that_came_to_rest_hard_long_ago_are_judged_as_standing_not_as_a_fresh_crash() -> None:
+    """In a dense jam tracks are re-made over vehicles that stopped (hard, by their jittery speeds) a minute
+    ago: what is found standing long after it came to rest is a stopped vehicle, if anything, not a crash."""
+    detector = CameraEvents(_calibration())
+    leader = _stalls(60.0, stop_t=20.0, decel=9.0)
+
+    def follower(t: float) -> float | None:
+        x = 14.0 * (t - 20.3) + 55.4 if t < 20.3 else 55.4
+        return x if x >= 0 else None
+
+    def hidden(x_of: Callable[[float], float | None]) -> Callable[[float], float | None]:
+        return lambda t: None if 23.0 <= t < 55.0 else x_of(t)  # a bus hides them from 23 s to 55 s
+
+    vehicles = {1: (1, hidden(leader)), 2: (1, hidden(follower))} | _flow(2, 100, 30, 3.0)
+    raised = [e for e in _run(detector, vehicles, 80.0) if e.end_s is None]
+    assert raised and {e.type for e in raised} == {EventType.STOPPED_VEHICLE}
+
+
 def test_a_vehicle_driving_against_the_lane_is_wrong_way_once() -> None:
     detector = CameraEvents(_calibration())
     vehicles: dict[int, Vehicle] = {7: (1, lambda t: (95.0 - 12.0 * (t - 5.0)) if 5.0 <= t <= 12.0 else None)}

@@ -35,6 +35,7 @@ AWAY_S = 5.0  # a standing vehicle measured off its place this long has moved (b
 HANDOVER_S = 10.0  # a new track standing where another came to rest this recently is the same vehicle
 STANDING_TYPES = (EventType.STOPPED_VEHICLE, EventType.ILLEGAL_PARKING, EventType.CRASH)
 WRONG_WAY_MARGIN_M = 1.0  # a wrong-way vehicle is this far inside its lane (centred: 1.75 m), not on its edge
+CRASH_FRESH_S = 20.0  # a crash is judged within this long after its dwell; later, what stands is a stopped vehicle
 HEAD_CHECK_S = 1.0  # how often a standing vehicle is checked for heading its queue
 QUEUED_RESET_S = 2.0  # queued behind another this long, a standing vehicle's head-of-queue clock restarts
 
@@ -241,7 +242,8 @@ class CameraEvents:
             kind = self._standing_kind(p)
             if kind is None or not self._fully_in_view(p):
                 continue
-            crashed = self._crash_partners(p, st) if kind is EventType.STOPPED_VEHICLE else None
+            fresh = p.t - st.onset <= self.rules.crash_dwell_s + CRASH_FRESH_S
+            crashed = self._crash_partners(p, st) if kind is EventType.STOPPED_VEHICLE and fresh else None
             if crashed is not None:
                 # Vehicles that stopped hard together: a crash at once; one alone waits as long as
                 # any stopped vehicle (a hard stop at a red light is no crash).
