@@ -42,6 +42,7 @@ def test_the_car_parked_in_the_no_parking_zone_is_one_illegal_parking_event(
     (found,) = [json.loads(line) for line in (out / "incidents.jsonl").read_text(encoding="utf-8").splitlines()]
     assert found["cause"] == "illegal_parking" and found["abnormal"] and found["alert_s"] == event["alert_s"]
     assert found["source_camera_id"] == "K2" and found["event_ids"] == [event["id"]]
+    assert found["source_position_m"] is None  # one camera: no place on a network
     assert (out / found["evidence"]["snapshot"]).exists()
 
 

@@ -39,8 +39,15 @@ class EvidenceRecorder:
         self._clips: dict[str, _Clip] = {}
         self._evidence: dict[str, dict[str, str]] = {}  # open events' files, for their end report
 
-    def update(self, time_s: float, image: np.ndarray, events: list[Event]) -> list[Event]:
-        """Record this frame; start evidence for each newly raised event."""
+    def update(
+        self,
+        time_s: float,
+        image: np.ndarray,
+        events: list[Event],
+        boxes: list[tuple[np.ndarray, int]] | None = None,
+    ) -> list[Event]:
+        """Record this frame; start evidence for each newly raised event (``boxes``: this frame's tracked
+        boxes with their track ids, drawn on the snapshot)."""
         h, w = image.shape[:2]
         even = image[: h - h % 2, : w - w % 2]  # H.264 in 4:2:0 needs even sides
         self._ring.append((time_s, even))
@@ -56,7 +63,7 @@ class EvidenceRecorder:
                 continue
             self.folder.mkdir(parents=True, exist_ok=True)
             snapshot = self.folder / f"{event.id}.jpg"
-            cv2.imwrite(str(snapshot), self._snapshot(image, event))
+            cv2.imwrite(str(snapshot), self._snapshot(image, event, boxes or []))
             clip_path = self.folder / f"{event.id}.mp4"
             writer = VideoWriter(clip_path, even.shape[1], even.shape[0], fps=self.fps, crf=26)
             for _, frame in self._ring:
@@ -67,9 +74,15 @@ class EvidenceRecorder:
             out.append(replace(event, evidence=evidence))
         return out
 
-    def _snapshot(self, image: np.ndarray, event: Event) -> np.ndarray:
-        """The frame with the event's place marked and its type written."""
+    def _snapshot(self, image: np.ndarray, event: Event, boxes: list[tuple[np.ndarray, int]]) -> np.ndarray:
+        """The frame with the tracked boxes (the event's own in red), its place marked and its type written."""
         canvas = image.copy()
+        for box, track in boxes:
+            x1, y1, x2, y2 = (int(round(float(v))) for v in box)
+            mine = track in event.track_ids
+            colour = (0, 0, 255) if mine else (0, 200, 0)
+            cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, 2 if mine else 1, cv2.LINE_AA)
+            cv2.putText(canvas, f"#{track}", (x1, max(y1 - 3, 8)), cv2.FONT_HERSHEY_SIMPLEX, 0.35, colour, 1)
         x, y = (int(v) for v in self.calibration.road_to_image(np.array([event.position]))[0])
         cv2.circle(canvas, (x, y), 18, (0, 0, 255), 2, cv2.LINE_AA)
         label = f"{event.type.value} {event.lane_id or ''} t={event.alert_s:.1f}s"

@@ -143,7 +143,9 @@ def camera_incidents(
     network = Network([checkpoint_from(calibration.camera_id, None, direction, False, calibration)], [])
     engine = IncidentEngine(network, baseline=baseline, clock_start=start,
                             road_classes={calibration.camera_id: calibration.road_class})  # fmt: skip
-    _, incidents = replay(engine, {calibration.camera_id: folder}, folder)
+    _, found = replay(engine, {calibration.camera_id: folder}, folder)
+    # One camera has no place on a road network: its incidents have none either (their events have).
+    incidents = [replace(i, source_position_m=None) for i in found]
     write_incidents(folder / "incidents.jsonl", incidents)
     return incidents
 

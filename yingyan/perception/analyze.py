@@ -102,7 +102,8 @@ def analyze(
                 table.write(meter.flush(frame.time_s))
                 if events is not None and recorder is not None and events_file is not None:
                     found = events.update(frame.time_s, points, queues)
-                    for event in recorder.update(frame.time_s, image, found):
+                    boxes = _track_boxes(tracked, points) if found else None
+                    for event in recorder.update(frame.time_s, image, found, boxes):
                         events_file.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
                         reports += 1
                         events_file.flush()  # an alert is not kept back in a buffer
@@ -129,6 +130,12 @@ def _confirmed(tracked: sv.Detections) -> tuple[np.ndarray, np.ndarray]:
     still = np.asarray(tracked.data.get("stationary", np.zeros(len(tracked), bool)), dtype=bool)
     keep = np.nonzero(ids >= 0)[0]
     return keep, still[keep]
+
+
+def _track_boxes(tracked: sv.Detections, points: list[TrackPoint]) -> list[tuple[np.ndarray, int]]:
+    """Each confirmed track's box with its (stitched) id."""
+    keep, _ = _confirmed(tracked)
+    return [(tracked.xyxy[i], p.track) for i, p in zip(keep, points, strict=True)]
 
 
 def _frame_record(t: float, tracked: sv.Detections, points: list[TrackPoint]) -> dict[str, object]:
