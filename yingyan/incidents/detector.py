@@ -50,7 +50,7 @@ class _Standing:
     abrupt: bool = False  # came to rest by braking hard
     onset: float = math.nan  # when the vehicle came to rest (earlier than ``since`` after a hand-over)
     away_since: float | None = None  # measured off its place since
-    head_since: float | None = None  # heads its queue (not simply queued) since
+    head_since: float | None = None  # not queued behind another vehicle since
     queued_since: float | None = None  # queued behind another vehicle since
     next_head_check: float = -math.inf
     event: str | None = None  # id of the event it raised or joined
@@ -367,17 +367,28 @@ class CameraEvents:
         return EventType.STOPPED_VEHICLE if p.lane > 0 else None
 
     def _check_head(self, st: _Standing, p: TrackPoint, points: list[TrackPoint]) -> None:
-        """Once a second: whether a standing vehicle heads its queue, and since when."""
+        """Once a second: whether a standing vehicle waits behind another, and since when it has not."""
         if p.t < st.next_head_check:
             return
         st.next_head_check = p.t + HEAD_CHECK_S
-        if self._heads_its_queue(p, points):
+        if not self._queued_behind(p, points):
             st.head_since = p.t if st.head_since is None else st.head_since
             st.queued_since = None
         else:
             st.queued_since = p.t if st.queued_since is None else st.queued_since
             if p.t - st.queued_since >= QUEUED_RESET_S:
                 st.head_since = None  # queued behind another for a while: its clock starts again
+
+    def _queued_behind(self, p: TrackPoint, points: list[TrackPoint]) -> bool:
+        """Whether a standing vehicle waits behind a vehicle that stands or creeps close ahead in its lane."""
+        front = self._along(p) + CLASS_LENGTH_M.get(p.class_id, 4.6) / 2
+        for q in points:
+            if q.track == p.track or q.direction != p.direction or q.lane != p.lane:
+                continue
+            gap = self._along(q) - CLASS_LENGTH_M.get(q.class_id, 4.6) / 2 - front
+            if -1.0 < gap <= self.rules.queue_gap_m and abs(q.speed) * 3.6 < self.rules.flowing_kmh:
+                return True
+        return False
 
     def _heads_its_queue(self, p: TrackPoint, points: list[TrackPoint]) -> bool:
         """Whether a standing vehicle is the cause, not a member, of the standing traffic.
@@ -389,12 +400,8 @@ class CameraEvents:
         way = self._ways[p.direction]
         along = self._along(p)
         front = along + CLASS_LENGTH_M.get(p.class_id, 4.6) / 2
-        for q in points:
-            if q.track == p.track or q.direction != p.direction or q.lane != p.lane:
-                continue
-            gap = self._along(q) - CLASS_LENGTH_M.get(q.class_id, 4.6) / 2 - front
-            if -1.0 < gap <= self.rules.queue_gap_m and abs(q.speed) * 3.6 < self.rules.flowing_kmh:
-                return False  # queued behind a vehicle that stands or creeps
+        if self._queued_behind(p, points):
+            return False
         if front + self.rules.look_ahead_m <= way.stretch.hi_m:
             return True
         beside = [
