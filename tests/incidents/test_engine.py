@@ -113,6 +113,13 @@ def test_a_cause_seen_inside_unexplained_congestion_becomes_its_cause() -> None:
     crash = by_cause["crash"]
     assert crash.source_segment == "K2" and crash.alert_s == 330.0 and crash.start_s == 310.0
     assert crash.source_position_m == 575.0
+    # A cause first seen long after the alert (the vehicle was not seen standing until then) does not
+    # move the incident's start after its own alert.
+    late = IncidentEngine(_corridor())
+    late.update(330.0, [_event(EventType.CONGESTION, "K2", 560.0, 300.0, 330.0)])
+    late.update(700.0, [_event(EventType.STOPPED_VEHICLE, "K2", 570.0, 690.0, 700.0)])
+    (incident,) = late.incidents
+    assert incident.cause == "stopped_vehicle" and incident.start_s <= incident.alert_s == 330.0
 
 
 def test_recurrent_congestion_at_its_usual_hour_is_recorded_and_not_alerted() -> None:

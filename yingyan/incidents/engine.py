@@ -218,7 +218,8 @@ class IncidentEngine:
             record.source_camera_id = record.source_segment = event.camera_id
             record.source_position_m = x
             record.link = None
-            record.start_s = event.start_s  # the cause's own onset, not the estimate from the queue
+            if record.alert_s is None or event.start_s <= record.alert_s:
+                record.start_s = event.start_s  # the cause's own onset, not the estimate from the queue
         else:
             record.timeline.append((event.alert_s, f"{event.type.value} also seen at {event.camera_id}"))
         self._join(record, event)
