@@ -427,7 +427,7 @@ def eval_cmd(
             seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
         except ValueError:
             raise YingyanError(f"--seeds {seeds!r}: not a comma-separated list of integers") from None
-        names = scenarios or [n for n in builtin_names()]
+        names = scenarios or builtin_names()
         options = EvalOptions(seeds=seed_list, duration_s=duration, detector=detector, model=model, fps=fps, jobs=jobs)
         results = []
         with _progress() as progress:

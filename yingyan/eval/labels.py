@@ -26,6 +26,7 @@ from yingyan.errors import ConfigError
 from yingyan.incidents.detector import CameraEvents
 from yingyan.incidents.events import Event, EventType
 from yingyan.incidents.rules import EventRules
+from yingyan.incidents.site_run import read_events
 from yingyan.perception.backends import DetectorName, make_detector
 
 Point = tuple[float, float]
@@ -126,9 +127,7 @@ def evaluate_labels(path: Path, out: Path, say: Callable[[str], None] = lambda _
             SourceConfig(uri=str(source), fps=clip.fps), calibration, make_detector(clip.detector, model, clip.fps),
             folder, events=CameraEvents(calibration, clip.rules),
         )  # fmt: skip
-        events_file = folder / "events.jsonl"
-        lines = events_file.read_text(encoding="utf-8").splitlines() if events_file.exists() else []
-        events = [Event.from_json(json.loads(line)) for line in lines if line.strip()]
+        events = read_events(folder / "events.jsonl")
         report["clips"][clip.name] = match_labels(events, clip.labels, calibration, spec.slack_s)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")

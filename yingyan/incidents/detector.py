@@ -36,8 +36,8 @@ HANDOVER_S = 10.0  # a new track standing where another came to rest this recent
 STANDING_TYPES = (EventType.STOPPED_VEHICLE, EventType.ILLEGAL_PARKING, EventType.CRASH)
 WRONG_WAY_MARGIN_M = 1.0  # a wrong-way vehicle is this far inside its lane (centred: 1.75 m), not on its edge
 CRASH_FRESH_S = 20.0  # a crash is judged within this long after its dwell; later, what stands is a stopped vehicle
-HEAD_CHECK_S = 1.0  # how often a standing vehicle is checked for heading its queue
-QUEUED_RESET_S = 2.0  # queued behind another this long, a standing vehicle's head-of-queue clock restarts
+HEAD_CHECK_S = 1.0  # how often a standing vehicle is checked for waiting behind another
+QUEUED_RESET_S = 2.0  # waiting behind another this long, a standing vehicle's dwell clock restarts
 
 
 @dataclass
@@ -252,7 +252,8 @@ class CameraEvents:
                 dwell = self.rules.parking_dwell_s
             else:
                 dwell = self.rules.stopped_dwell_s
-            if kind is EventType.STOPPED_VEHICLE or (kind is EventType.CRASH and not crashed):
+            may_be_queued = kind is EventType.STOPPED_VEHICLE or (kind is EventType.CRASH and not crashed)
+            if may_be_queued:
                 # The dwell counts while it is not simply queued: a vehicle that waited in a queue
                 # and finds the road ahead clear moves off within seconds.
                 self._check_head(st, p, points)
@@ -260,9 +261,7 @@ class CameraEvents:
                     continue
             if p.t - st.since < dwell:
                 continue
-            if (kind is EventType.STOPPED_VEHICLE or (kind is EventType.CRASH and not crashed)) and (
-                not self._heads_its_queue(p, points)
-            ):
+            if may_be_queued and not self._heads_its_queue(p, points):
                 continue
             tracks = (p.track, *(crashed or ()))
             event = self._raise(

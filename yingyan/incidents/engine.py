@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from yingyan.incidents.baseline import Baseline, cold_start
+from yingyan.incidents.detector import STANDING_TYPES
 from yingyan.incidents.events import Event, EventType
 from yingyan.incidents.network import Link, Network
 from yingyan.incidents.rules import BLOCKAGE, CAUSE_TYPES, RECURRENT, IncidentRules
@@ -384,9 +385,7 @@ class IncidentEngine:
 
     def _flow_cut(self, camera_id: str, after: float, before: float) -> float | None:
         """When a checkpoint's flow fell below its usual share (interpolated inside the interval)."""
-        per_start: dict[float, float] = {}
-        for s in self._states.get(camera_id, []):
-            per_start[s.start_s] = per_start.get(s.start_s, 0.0) + (0.0 if math.isnan(s.flow_vph) else s.flow_vph)
+        per_start = _carriageway_flows(self._states.get(camera_id, []))
         starts = sorted(per_start)
         flows = [per_start[t] for t in starts]
         for i in range(3, len(starts)):
@@ -458,7 +457,7 @@ class IncidentEngine:
     def _snapshot(self, record: _Record) -> Incident:
         standing = {
             e.lane_id for e in record.events.values()
-            if e.type in (EventType.STOPPED_VEHICLE, EventType.CRASH, EventType.ILLEGAL_PARKING) and e.lane_id
+            if e.type in STANDING_TYPES and e.lane_id
             and e.id not in record.queued
         }  # fmt: skip
         return Incident(
@@ -494,9 +493,15 @@ def _severity(record: _Record, lanes_blocked: int, severe_below_kmh: float) -> i
     return min(level, 4)
 
 
-def _total_flow(states: Sequence[LaneInterval]) -> float:
-    """Mean carriageway flow (veh/h) over the intervals given (summed over lanes per interval)."""
+def _carriageway_flows(states: Sequence[LaneInterval]) -> dict[float, float]:
+    """Flow (veh/h) summed over the lanes, per interval start."""
     per: dict[float, float] = {}
     for s in states:
         per[s.start_s] = per.get(s.start_s, 0.0) + (0.0 if math.isnan(s.flow_vph) else s.flow_vph)
+    return per
+
+
+def _total_flow(states: Sequence[LaneInterval]) -> float:
+    """Mean carriageway flow (veh/h) over the intervals given."""
+    per = _carriageway_flows(states)
     return float(np.mean(list(per.values()))) if per else 0.0
