@@ -68,6 +68,21 @@ def test_the_same_vehicle_seen_again_joins_its_incident_and_a_second_one_elsewhe
     assert len(_alerted(engine.incidents)) == 2
 
 
+def test_a_crash_reported_where_a_stopped_vehicle_stands_makes_its_incident_a_crash() -> None:
+    """crash-junction: one car of the pair was a stopped vehicle 10 s before its partner made it a crash."""
+    engine = IncidentEngine(_corridor())
+    engine.update(40.0, [_event(EventType.STOPPED_VEHICLE, "K2", 560.0, 27.0, 37.0)])
+    out = engine.update(47.0, [_event(EventType.CRASH, "K2", 563.0, 28.0, 47.0, lane="L2")])
+    assert len(engine.incidents) == 1 and len(out) == 1
+    incident = out[0]
+    assert incident.cause == "crash" and incident.type == "crash"
+    assert incident.alert_s == 37.0 and incident.start_s == 27.0  # alerted when first seen, from its first onset
+    assert any("stopped_vehicle is a crash" in what for _, what in incident.timeline)
+    # A vehicle standing there later is the same crash, not a new incident.
+    engine.update(90.0, [_event(EventType.STOPPED_VEHICLE, "K2", 561.0, 80.0, 90.0, lane="L3")])
+    assert len(engine.incidents) == 1 and engine.incidents[0].cause == "crash"
+
+
 def test_unexplained_congestion_names_the_link_beyond_the_last_congested_checkpoint() -> None:
     """A stall between K2 and K3 that no camera sees: K2 congests, K3 keeps flowing, K1 congests later."""
     engine = IncidentEngine(_corridor())

@@ -45,6 +45,8 @@ from yingyan.traffic.levels import RoadClass, default_thresholds
 CONGESTION_TYPES = (EventType.CONGESTION, EventType.QUEUE_SPILLBACK)
 JAM_DENSITY_VPKM = 1000.0 / 7.5  # per lane: one vehicle per 7.5 m standing
 CONGESTED_WAVE_KMH = 18.0  # backward speed of the congested branch of the fundamental diagram
+# Causes that are a vehicle standing in a lane, by how much they say: seen at one place, the higher wins.
+STANDING_RANK = {EventType.STOPPED_VEHICLE.value: 1, EventType.CRASH.value: 2}
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,11 @@ class IncidentEngine:
             record.link = None
             if record.alert_s is None or event.start_s <= record.alert_s:
                 record.start_s = event.start_s  # the cause's own onset, not the estimate from the queue
+        elif STANDING_RANK.get(event.type.value, 0) > STANDING_RANK.get(record.cause, 0):
+            # What stood there is worse than first seen: the stopped vehicle was one of a crash.
+            record.timeline.append((event.alert_s, f"{record.cause} is a {event.type.value} ({event.camera_id})"))
+            record.type = record.cause = event.type.value
+            record.start_s = min(record.start_s, event.start_s)
         else:
             record.timeline.append((event.alert_s, f"{event.type.value} also seen at {event.camera_id}"))
         self._join(record, event)
@@ -244,7 +251,10 @@ class IncidentEngine:
 
     def _same_cause(self, event: Event, x: float) -> _Record | None:
         for record in self._open():
-            if record.cause != event.type.value or record.source_position_m is None:
+            same = record.cause == event.type.value or (
+                event.type.value in STANDING_RANK and record.cause in STANDING_RANK
+            )  # a stopped vehicle and a crash at one place are one cause
+            if not same or record.source_position_m is None:
                 continue
             if abs(record.source_position_m - x) <= self.rules.join_radius_m:
                 return record
