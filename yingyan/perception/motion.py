@@ -11,6 +11,13 @@ Each frame is first scaled so that its median brightness matches a slowly tracke
 (gain compensation: automatic exposure and passing clouds otherwise light up the whole frame).
 Blobs of the fast mask become moving boxes; blobs of what is foreground in the slow model but
 background in the fast one become boxes marked ``stationary`` in ``detections.data``.
+
+A *ghost* is the other way round: the slow model's background is wrong there (it started from the
+warm-up's median, vehicle-coloured where vehicles overlap at the far end of a view; or a vehicle
+it had absorbed drove away), and the empty road shows as something that stands. A stopped
+vehicle has its outline in the frame; a ghost has it in the background image and none in the
+frame. A stationary blob whose outline is much weaker in the frame than in the slow background
+is a ghost: it is not reported, and the slow model relearns that place from the frame.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ class MotionDetector:
         process_width: int | None = 640,
         shadow_ratio: float = 0.35,
         split: bool = False,  # off: on balance it splits single vehicles in dense traffic (bench/README.md)
+        ghost_ratio: float = 0.5,
     ) -> None:
         self.split = split
         self.fps = fps
@@ -80,6 +88,10 @@ class MotionDetector:
         self._factor = 1.0  # frame pixels per processed pixel
         self._origin = np.zeros(2)  # where the processed region starts in the frame
         self._frame_area: float | None = None  # frame pixels (from the calibration)
+        self.ghost_ratio = ghost_ratio
+        self.ghosts_healed = 0  # places the slow model relearnt (a figure for health and tests)
+        self._ghost_check = False  # the slow model looked at this frame: stationary blobs are checked
+        self._background: np.ndarray | None = None
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 
@@ -167,6 +179,53 @@ class MotionDetector:
             class_id=np.asarray(classes, dtype=int),
             data={"stationary": np.asarray(stationary, dtype=bool)},
         )
+
+    def _is_ghost(self, frame: np.ndarray, blob: np.ndarray, x: int, y: int) -> bool:
+        """Whether a stationary blob (its mask at ``x, y``) is a ghost: its outline is in the slow
+        background, not in the frame (module docstring)."""
+        pad = 2
+        h, w = blob.shape
+        y0, x0 = max(y - pad, 0), max(x - pad, 0)
+        y1, x1 = min(y + h + pad, frame.shape[0]), min(x + w + pad, frame.shape[1])
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        mask[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = blob
+        ring = cv2.morphologyEx(mask, cv2.MORPH_GRADIENT, self._open).astype(bool)
+        # Only where the blob borders what the slow model takes for background is its edge an
+        # outline: a part of a vehicle (the rest still moving, or not yet settled) borders more of it.
+        assert self._slow_mask is not None
+        outside = cv2.dilate((self._slow_mask[y0:y1, x0:x1] == 0).astype(np.uint8), self._open).astype(bool)
+        ring &= outside
+        if ring.sum() < 0.5 * (h + w):
+            return False  # too little outline to judge
+        seen = _outline(frame[y0:y1, x0:x1], ring)
+        learnt = _outline(self._slow_background()[y0:y1, x0:x1], ring)
+        return seen < self.ghost_ratio * learnt
+
+    def _heal(self, frame: np.ndarray, ghosts: list[tuple[int, int, np.ndarray]]) -> None:
+        """Relearn the slow model at ghosts from the frame, everywhere else from its own background.
+
+        One update at learning rate 1 sets every pixel's model to what it is given: the background
+        it had (a vehicle that stands still stays foreground: its colours were never background)
+        and, at the ghosts, the road the frame shows now.
+        """
+        composite = self._slow_background().copy()
+        for x, y, blob in ghosts:
+            h, w = blob.shape
+            region = cv2.dilate(blob.astype(np.uint8), self._close).astype(bool)
+            composite[y : y + h, x : x + w][region] = frame[y : y + h, x : x + w][region]
+            if self._slow_mask is not None:
+                self._slow_mask[y : y + h, x : x + w][region] = 0
+            if self._still_age is not None:
+                self._still_age[y : y + h, x : x + w][region] = 0
+        self.slow.apply(composite, learningRate=1.0)
+        self._background = None
+        self.ghosts_healed += len(ghosts)
+
+    def _slow_background(self) -> np.ndarray:
+        """The slow model's background image (computed once per look of the slow model)."""
+        if self._background is None:
+            self._background = np.asarray(self.slow.getBackgroundImage())
+        return self._background
 
     def _not_shadows(self, xyxy: np.ndarray) -> np.ndarray:
         """Mask of the boxes to keep: a sliver beside a vehicle's box is its shadow's dark core."""
@@ -267,6 +326,10 @@ class MotionDetector:
             # The slow model only needs to look about once a second: what it finds has stood still.
             slow_fg = self.slow.apply(frame, learningRate=min(self.slow_rate * self._slow_every, 1.0))
             self._slow_mask = (slow_fg > 200).astype(np.uint8)
+            self._ghost_check = True
+            self._background = None
+        else:
+            self._ghost_check = False
         slow_mask = self._slow_mask
         assert slow_mask is not None
         # Moving things from the fast model; what only the slow model still sees has stopped.
@@ -297,11 +360,15 @@ class MotionDetector:
             if not cv2.countNonZero(mask):
                 continue
             count, labels, stats = _components(mask)
+            ghosts: list[tuple[int, int, np.ndarray]] = []
             for i in range(1, count):
                 x, y, w, h, area = (int(v) for v in stats[i])
                 if area < min_area or w < 3 or h < 3:
                     continue
                 blob = labels[y : y + h, x : x + w] == i
+                if is_stationary and self._ghost_check and self._is_ghost(frame, blob, x, y):
+                    ghosts.append((x, y, blob))
+                    continue
                 for y0, y1 in split_rows(blob) if self.split else [(0, h)]:
                     part = blob[y0:y1]
                     cols = np.nonzero(part.any(axis=0))[0]
@@ -310,6 +377,8 @@ class MotionDetector:
                     boxes.append((x + int(cols[0]), y + y0, x + int(cols[-1]) + 1, y + y1))
                     fill.append(float(part.mean()))
                     stationary.append(is_stationary)
+            if ghosts:
+                self._heal(frame, ghosts)
         if not boxes:
             return sv.Detections.empty()
         xyxy = self._to_frame(np.asarray(boxes, dtype=np.float32))
@@ -323,6 +392,14 @@ class MotionDetector:
             class_id=np.full(len(xyxy), CAR, dtype=int),
             data={"stationary": np.asarray(stationary, dtype=bool)},
         )
+
+
+def _outline(image: np.ndarray, ring: np.ndarray) -> float:
+    """Mean colour gradient of a BGR image over the pixels of ``ring`` (a red car on grey asphalt
+    of the same brightness has an outline in colour only)."""
+    gx = np.abs(cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3)).sum(axis=2)
+    gy = np.abs(cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3)).sum(axis=2)
+    return float(gx[ring].mean() + gy[ring].mean())
 
 
 def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
