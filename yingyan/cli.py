@@ -45,19 +45,32 @@ baseline_app = typer.Typer(
     help="Usual traffic per lane by time of day: the yardstick of abnormal.", no_args_is_help=True
 )
 app.add_typer(baseline_app, name="baseline")
+user_app = typer.Typer(
+    help="Users of the incident service: dispatchers, officers, liaisons, viewers.", no_args_is_help=True
+)
+app.add_typer(user_app, name="user")
 
 err = Console(stderr=True)
 out = Console()
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")] = False) -> None:
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")] = False,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Log one JSON object per line (for servers).")] = False,
+) -> None:
     """Yingyan command line."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False)],
-    )
+    handler: logging.Handler
+    if log_json:
+        from yingyan.service.logs import JsonFormatter
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler = RichHandler(console=err, show_path=False)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", handlers=[handler])
+    for noisy in ("uvicorn.access", "httpx", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 class SchemaName(StrEnum):
@@ -506,6 +519,168 @@ def score_state(
     report = {"overall": overall.as_dict(), "lanes": {k: v.as_dict() for k, v in per_lane.items()}}
     target = pred_dir if pred_dir.is_dir() else pred_dir.parent
     (target / "score.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+
+
+class RoleName(StrEnum):
+    """Roles a user can have."""
+
+    ADMIN = "admin"
+    DISPATCHER = "dispatcher"
+    OFFICER = "officer"
+    LIAISON = "liaison"
+    VIEWER = "viewer"
+
+
+SiteOpt = Annotated[Path | None, typer.Option("--config", help="Site YAML whose service section names the database.")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL (overrides the site file's).")]
+
+
+def _database_url(config: Path | None, db: str | None) -> str:
+    if db:
+        return db
+    if config is None:
+        raise YingyanError("give --config SITE.yaml or --db URL")
+    site = load_model(Site, config)
+    data = Path(site.service.data_dir)
+    data = data if data.is_absolute() else config.parent / data
+    return site.service.database_url or f"sqlite:///{data / 'yingyan.db'}"
+
+
+def _fail(error: YingyanError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+@app.command("serve")
+def serve_cmd(
+    config: Annotated[Path, typer.Option("--config", help="Site YAML: cameras, graph, rules and the service section.")],
+    db: DbOpt = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (default: the site file's).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: the site file's; 0: any free).")] = None,
+    cameras: Annotated[bool, typer.Option(help="Run the site's camera pipelines and the engine here.")] = True,
+    replay: Annotated[
+        Path | None, typer.Option(help="Replay a `yingyan run` output folder instead of running the cameras.")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="Files and replays at this multiple of real time.", min=0.01)] = 1.0,
+    start: Annotated[str | None, typer.Option(help="Local date and time of stream second 0.")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="Baseline JSON; default: the site file's.")] = None,
+    detector: DetectorOpt = DetectorName.MOTION,
+    model: ModelOpt = None,
+    fps: FpsOpt = 5.0,
+) -> None:
+    """Run the incident service (API, alert push, workflow) and, by default, the site's cameras and engine."""
+    import uvicorn
+
+    from yingyan.service.api import create_app
+    from yingyan.service.runtime import ServeOptions, ServiceRuntime
+
+    try:
+        options = ServeOptions(
+            db_url=db, host=host, port=port, cameras=cameras, replay=replay, speed=speed, start=_start_time(start),
+            baseline=baseline, detector=detector, model=model, fps=fps,
+        )  # fmt: skip
+        runtime = ServiceRuntime(config, options)
+    except YingyanError as error:
+        raise _fail(error) from None
+    address = host or runtime.config.host
+    listen = runtime.config.port if port is None else port
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host=address, port=listen, log_config=None,
+                                           ws="websockets", lifespan="on"))  # fmt: skip
+    out.print(
+        f"Yingyan service for [bold]{runtime.site.name}[/] on http://{address}:{listen} (database {runtime.db.url})"
+    )
+    server.run()
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[RoleName, typer.Option(help="admin, dispatcher, officer, liaison or viewer.")],
+    district: Annotated[
+        list[str] | None, typer.Option("--district", help="District the user works in (repeat; *: all).")
+    ] = None,
+    department: Annotated[str | None, typer.Option(help="Department code (liaisons).")] = None,
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    supervisor: Annotated[bool, typer.Option(help="Receives escalations of unacknowledged alerts.")] = False,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
+    config: SiteOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Add a user (the password is asked for, or read from standard input)."""
+    import sys
+
+    from yingyan.service.auth import add_user
+    from yingyan.service.db import open_database
+    from yingyan.service.workflow import Role
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        database = open_database(_database_url(config, db))
+        with database.sessions.begin() as s:
+            if config is not None:
+                from yingyan.service import models as m
+
+                site = load_model(Site, config)
+                for dept in site.service.departments:
+                    if s.get(m.Department, dept.code) is None:
+                        s.add(m.Department(code=dept.code, name_zh=dept.name_zh, name_en=dept.name_en))
+                s.flush()
+            user = add_user(s, username, password, Role(role.value), district or [], department, name, supervisor)
+            out.print(
+                f"user [bold]{user.username}[/] ({user.role}, districts {', '.join(user.districts) or '-'}) added"
+            )
+        database.dispose()
+    except YingyanError as error:
+        raise _fail(error) from None
+
+
+@user_app.command("list")
+def user_list(config: SiteOpt = None, db: DbOpt = None) -> None:
+    """List the users."""
+    from sqlalchemy import select
+
+    from yingyan.service import models as m
+    from yingyan.service.db import open_database
+
+    try:
+        database = open_database(_database_url(config, db))
+    except YingyanError as error:
+        raise _fail(error) from None
+    table = Table(title="users")
+    for col in ("user", "name", "role", "districts", "department", "supervisor", "state"):
+        table.add_column(col)
+    with database.sessions() as s:
+        for u in s.scalars(select(m.User).order_by(m.User.username)):
+            table.add_row(u.username, u.display_name, u.role, ", ".join(u.districts), u.department or "",
+                          "yes" if u.supervisor else "", "disabled" if u.disabled else "active")  # fmt: skip
+    database.dispose()
+    out.print(table)
+
+
+@user_app.command("disable")
+def user_disable(
+    username: Annotated[str, typer.Argument(help="Login name.")], config: SiteOpt = None, db: DbOpt = None
+) -> None:
+    """Disable a user: their sessions stop working at once; their record stays."""
+    from sqlalchemy import select
+
+    from yingyan.service import models as m
+    from yingyan.service.db import open_database
+
+    try:
+        database = open_database(_database_url(config, db))
+        with database.sessions.begin() as s:
+            user = s.scalar(select(m.User).where(m.User.username == username))
+            if user is None:
+                raise YingyanError(f"no user {username!r}")
+            user.disabled = True
+        database.dispose()
+    except YingyanError as error:
+        raise _fail(error) from None
+    out.print(f"user [bold]{username}[/] disabled")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 
 from yingyan.config import StrictModel, load_model
 from yingyan.incidents.rules import EventRules, IncidentRules
+from yingyan.service.config import ServiceConfig
 from yingyan.traffic.levels import RoadClass
 
 
@@ -98,6 +99,11 @@ class Site(StrictModel):
         default=None,
         title="Baseline",
         description="Baseline JSON (`yingyan baseline learn`); none: the road classes' cold start.",
+    )
+    service: ServiceConfig = Field(
+        default_factory=ServiceConfig,
+        title="Incident service",
+        description="Storage, alert push, escalation and access of `yingyan serve`.",
     )
 
     @model_validator(mode="after")

@@ -14,6 +14,11 @@ def _fmt(value: object) -> object:
     return value
 
 
+def format_row(row: dict[str, object]) -> dict[str, str]:
+    """A row as its CSV cells hold it (what a reader of the file gets back)."""
+    return {key: str(_fmt(value)) for key, value in row.items()}
+
+
 def write_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[str, object]]) -> None:
     """Write dict rows as CSV; NaN becomes an empty cell, floats keep 3 decimals."""
     with CsvTable(path, columns) as table:

@@ -52,6 +52,21 @@ def test_file_is_paced_to_the_analysis_rate_by_stream_time(tmp_path: Path) -> No
     assert frames[0].image.shape == (96, 160, 3) and [f.index for f in frames] == list(range(15))
 
 
+def test_a_paced_file_arrives_as_a_camera_would_send_it(tmp_path: Path) -> None:
+    """pace=2: a 3 s clip takes about 1.5 s of wall time; frames arrive when their stream time is due."""
+    clip = write_ts(tmp_path / "clip.ts", seconds=3, fps=10)
+    arrivals: list[tuple[float, float]] = []
+    start = time.monotonic()
+    with FrameReader(SourceConfig(uri=str(clip), fps=5, pace=2.0)) as reader:
+        for frame in reader:
+            arrivals.append((frame.time_s, time.monotonic() - start))
+    assert len(arrivals) == 15
+    wall = arrivals[-1][1]
+    assert 1.2 <= wall <= 2.5, wall
+    late = [(t, w) for t, w in arrivals if w < t / 2.0 - 0.15]
+    assert not late, f"frames handed over before they were due: {late}"
+
+
 def test_real_clip_at_five_fps() -> None:
     clip = shared_or_skip("videos", "two_lane_street.mp4")  # 24 fps, 38 s
     frames, reader = _read_all(SourceConfig(uri=str(clip), fps=5))

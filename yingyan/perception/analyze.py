@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,12 @@ import cv2
 import numpy as np
 import supervision as sv
 
+from yingyan.bus.messages import CameraHealth, ClockTick, EventReport, LaneStateRecord, Message
 from yingyan.calibration import CameraCalibration
 from yingyan.incidents.detector import CameraEvents
 from yingyan.incidents.evidence import EvidenceRecorder
 from yingyan.sources import FrameReader, SourceConfig
-from yingyan.tables import CsvTable
+from yingyan.tables import CsvTable, format_row
 from yingyan.traffic.meter import LaneMeter, TrackPoint
 from yingyan.traffic.state import LANE_STATE_COLUMNS
 from yingyan.video import VideoWriter
@@ -54,13 +56,16 @@ def analyze(
     render: bool = False,
     on_frame: Callable[[float], None] | None = None,
     events: CameraEvents | None = None,
+    publish: Callable[[Message], object] | None = None,
 ) -> AnalysisSummary:
     """Analyse one camera's source into ``out``; returns counts of what was written.
 
     Lane-state rows are written as each interval completes, so a live stream that runs for
     days, or is stopped, keeps every finished interval on disk. With ``events``, the camera's
     event detectors run on every frame and ``events.jsonl`` gets a line each time an event is
-    raised or ends, its evidence (snapshot, clip) under ``out/evidence``.
+    raised or ends, its evidence (snapshot, clip) under ``out/evidence``. With ``publish``, the
+    camera publishes what it writes as it writes it (lane states, events), its stream clock each
+    second and its source's health (the camera side of DESIGN.md's message boundary).
     """
     out.mkdir(parents=True, exist_ok=True)
     fps = source.fps or 5.0
@@ -82,9 +87,13 @@ def analyze(
     frames = 0
     reports = 0
     last_t = 0.0
+    camera_id = calibration.camera_id
+    next_tick = 0.0
+    next_health = 0.0
     try:
-        with FrameReader(source, name=calibration.camera_id) as reader:
+        with FrameReader(source, name=camera_id) as reader:
             for frame in reader:
+                arrived = time.monotonic()
                 if table is None:
                     table = CsvTable(out / "lane_state.csv", LANE_STATE_COLUMNS)
                     log_file = (out / "tracks.jsonl").open("w", encoding="utf-8")
@@ -99,7 +108,8 @@ def analyze(
                 queues = meter.queues(points) if (render or events is not None) else []
                 assert log_file is not None
                 log_file.write(json.dumps(_frame_record(frame.time_s, tracked, points)) + "\n")
-                table.write(meter.flush(frame.time_s))
+                rows = meter.flush(frame.time_s)
+                table.write(rows)
                 if events is not None and recorder is not None and events_file is not None:
                     found = events.update(frame.time_s, points, queues)
                     boxes = _track_boxes(tracked, points) if found else None
@@ -107,6 +117,17 @@ def analyze(
                         events_file.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
                         reports += 1
                         events_file.flush()  # an alert is not kept back in a buffer
+                        if publish is not None:
+                            publish(EventReport(event, str(out)))
+                if publish is not None:
+                    for row in rows:
+                        publish(LaneStateRecord(camera_id, format_row(row)))
+                    if frame.time_s >= next_tick:
+                        publish(ClockTick(camera_id, frame.time_s))
+                        next_tick = frame.time_s + 1.0
+                    if arrived >= next_health:
+                        publish(_health(camera_id, reader, frame.time_s, time.monotonic() - arrived))
+                        next_health = arrived + 1.0
                 if render:
                     if writer is None:
                         writer = VideoWriter(out / "overlay.mp4", image.shape[1], image.shape[0], fps=fps, crf=23)
@@ -116,12 +137,25 @@ def analyze(
                 if on_frame is not None:
                     on_frame(frame.time_s)
         if table is not None:
-            table.write(meter.finish(last_t + 1.0 / fps))
+            rows = meter.finish(last_t + 1.0 / fps)
+            table.write(rows)
+            if publish is not None:
+                for row in rows:
+                    publish(LaneStateRecord(camera_id, format_row(row)))
+                publish(ClockTick(camera_id, last_t + 1.0 / fps))
     finally:
         for handle in (writer, table, log_file, events_file, recorder):
             if handle is not None:
                 handle.close()
     return AnalysisSummary(frames=frames, tracks=len(seen), rows=table.rows if table else 0, out=out, events=reports)
+
+
+def _health(camera_id: str, reader: FrameReader, time_s: float, lag_s: float) -> CameraHealth:
+    h = reader.health()
+    wall = None if h.last_frame_age_s is None else time.time() - h.last_frame_age_s
+    return CameraHealth(
+        camera_id, time_s, h.state.value, h.fps_in, h.fps_out, h.dropped_queue, h.reconnects, lag_s, wall, h.error or ""
+    )
 
 
 def _confirmed(tracked: sv.Detections) -> tuple[np.ndarray, np.ndarray]:

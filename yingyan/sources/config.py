@@ -79,6 +79,16 @@ class SourceConfig(StrictModel):
             "For servers that carry many cameras."
         ),
     )
+    pace: float | None = Field(
+        default=None,
+        title="Pace (× real time)",
+        description=(
+            "Play a file or image folder as a camera would send it: at this multiple of real time "
+            "(1: real time). Default: as fast as analysis goes. Live streams set their own pace."
+        ),
+        gt=0,
+        le=1000,
+    )
     image_fps: float = Field(
         default=10.0,
         title="Image folder rate (fps)",

@@ -183,6 +183,7 @@ class FrameReader:
         next_due: float | None = None
         offset = 0.0  # added to stream time so that it continues across reconnects
         delivered = 0  # frames queued for analysis (some may yet be dropped from the queue)
+        wall_start: float | None = None  # paced files: when stream second 0 was due
         while not self._stop.is_set():
             segment_start: float | None = None
             try:
@@ -199,6 +200,12 @@ class FrameReader:
                         self._set_state(StreamState.CONNECTED)
                         backoff = self.config.backoff_initial_s
                     t = t_stream + offset
+                    if self.config.pace and not self.config.is_live:
+                        # A file played as a camera sends it: frame t is due at start + t / pace.
+                        wall_start = wall_start if wall_start is not None else now - t / self.config.pace
+                        if self._stop.wait(max(wall_start + t / self.config.pace - now, 0.0)):
+                            return
+                        now = time.monotonic()
                     with self._lock:
                         self._decoded += 1
                         decoded_index = self._decoded - 1

@@ -1,0 +1,353 @@
+"""The HTTP API (FastAPI): login, incidents and their loop, evidence, reports, KPIs, cameras,
+the terminals' WebSocket, health and metrics.
+
+Every route but login, ``/healthz`` and ``/metrics`` needs a session: ``Authorization: Bearer
+<token>`` or the session cookie the login sets (for pages and images). Errors are JSON
+``{"detail": "..."}`` with a 4xx status that says what is wrong: 401 no session, 403 not this
+role's right, 404 nothing the user may see by that id, 409 not in this state, 422 malformed
+input, 429 too many failed logins. An unexpected failure is a 500 that names a log reference,
+never a stack trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, File, Form, Query, Request, Response, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from sqlalchemy import select
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from yingyan.service import models as m
+from yingyan.service.access import Principal
+from yingyan.service.api.schemas import (
+    ActionRequest,
+    CameraOut,
+    DepartmentOut,
+    Health,
+    IncidentDetail,
+    IncidentSummary,
+    LaneStateOut,
+    LoginRequest,
+    LoginResponse,
+    Me,
+    PhotoOut,
+    Problem,
+)
+from yingyan.service.auth import open_session, principal_for_token, principal_of, revoke, verify_password
+from yingyan.service.kpi import aggregate
+from yingyan.service.push.terminals import Terminal
+from yingyan.service.report import report_body, report_html
+from yingyan.service.runtime import ServiceRuntime
+from yingyan.service.store import NotFound
+from yingyan.service.workflow import Action, State, TransitionError
+
+log = logging.getLogger(__name__)
+
+COOKIE = "yingyan_session"
+PHOTO_MAX_BYTES = 8 * 1024 * 1024
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem} for code in (401, 403, 404, 409, 422)
+}  # the error body every route may answer with
+
+
+class Unauthorized(Exception):
+    pass
+
+
+def create_app(runtime: ServiceRuntime) -> FastAPI:
+    """The API of one service runtime."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="Yingyan incident service",
+        version="1",
+        description="Abnormal congestion incidents, their alerts and their closed loop (鹰眼).",
+        lifespan=lifespan,
+        responses=ERRORS,
+    )
+    store = runtime.store
+
+    # -- errors ------------------------------------------------------------------------------------
+
+    @app.exception_handler(Unauthorized)
+    async def _unauthorized(_: Request, error: Unauthorized) -> JSONResponse:
+        return JSONResponse({"detail": str(error) or "login required"}, status_code=401,
+                            headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, error: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=404)
+
+    @app.exception_handler(TransitionError)
+    async def _refused(_: Request, error: TransitionError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=403 if error.forbidden else 409)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        parts = []
+        for item in error.errors():
+            where = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
+            parts.append(f"{where}: {item.get('msg', 'invalid')}" if where else str(item.get("msg", "invalid")))
+        return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": str(error.detail)}, status_code=error.status_code, headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        reference = uuid.uuid4().hex[:12]
+        log.exception("request %s %s failed (reference %s)", request.method, request.url.path, reference)
+        return JSONResponse({"detail": f"internal error, logged as {reference}"}, status_code=500)
+
+    # -- who is asking -----------------------------------------------------------------------------
+
+    def principal(request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
+        if not token:
+            raise Unauthorized("login required")
+        with store.db.sessions() as s:
+            found = principal_for_token(s, token)
+        if found is None:
+            raise Unauthorized("session expired or not valid: log in again")
+        return found
+
+    Who = Annotated[Principal, Depends(principal)]
+
+    # -- operations --------------------------------------------------------------------------------
+
+    @app.get("/healthz", response_model=Health, tags=["operations"])
+    def healthz() -> dict[str, Any]:
+        try:
+            with store.db.sessions() as s:
+                s.execute(select(1))
+            database = True
+        except Exception:
+            database = False
+        mqtt = runtime.dispatcher.mqtt.connected if runtime.dispatcher.mqtt is not None else None
+        cameras = runtime.camera_health()
+        ok = database and mqtt is not False and not runtime.errors
+        return {
+            "status": "ok" if ok else "degraded", "database": database, "mqtt": mqtt,
+            "outbox_pending": runtime.dispatcher.repo.pending_count() if database else -1,
+            "terminals": runtime.hub.connected, "cameras": cameras,
+        }  # fmt: skip
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def metrics() -> Response:
+        return Response(runtime.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    # -- sessions ----------------------------------------------------------------------------------
+
+    @app.post("/api/v1/auth/login", response_model=LoginResponse, tags=["auth"], responses={429: {"model": Problem}})
+    def login(body: LoginRequest, request: Request, response: Response) -> Any:
+        address = request.client.host if request.client else "?"
+        keys = [f"user:{body.username.lower()}", f"addr:{address}"]
+        wait = runtime.limiter.retry_after(keys)
+        if wait > 0:
+            return JSONResponse({"detail": f"too many failed logins; try again in {wait:.0f} s"}, status_code=429,
+                                headers={"Retry-After": str(max(int(wait), 1))})  # fmt: skip
+        with store.db.sessions.begin() as s:
+            user = s.scalar(select(m.User).where(m.User.username == body.username))
+            if user is None or user.disabled or not verify_password(user.password_hash, body.password):
+                runtime.limiter.failed(keys)
+                runtime.metrics.logins_failed.inc()
+                log.warning("failed login for %r from %s", body.username[:64], address)
+                raise Unauthorized("wrong user name or password")
+            runtime.limiter.succeeded(keys)
+            token, expires = open_session(s, user, runtime.config.token_ttl_s)
+            me = _me(principal_of(user))
+        response.set_cookie(COOKIE, token, max_age=int(runtime.config.token_ttl_s), httponly=True, samesite="strict")
+        return {"token": token, "expires_at": expires, "user": me}
+
+    @app.post("/api/v1/auth/logout", status_code=204, tags=["auth"])
+    def logout(request: Request, who: Who) -> Response:
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
+        with store.db.sessions.begin() as s:
+            revoke(s, token)
+        response = Response(status_code=204)
+        response.delete_cookie(COOKIE)
+        return response
+
+    @app.get("/api/v1/me", response_model=Me, tags=["auth"])
+    def me(who: Who) -> dict[str, Any]:
+        return _me(who)
+
+    # -- incidents ---------------------------------------------------------------------------------
+
+    @app.get("/api/v1/incidents", response_model=list[IncidentSummary], tags=["incidents"])
+    def incidents(
+        who: Who,
+        state: Annotated[State | None, Query(description="Only incidents in this state.")] = None,
+        open: Annotated[bool, Query(description="Only incidents not closed or dismissed.")] = False,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    ) -> list[dict[str, Any]]:
+        return store.incidents(who, state.value if state else None, open, limit=limit)
+
+    @app.get("/api/v1/incidents/{incident_id}", response_model=IncidentDetail, tags=["incidents"])
+    def incident(incident_id: str, who: Who) -> dict[str, Any]:
+        return store.incident(who, incident_id)
+
+    @app.post("/api/v1/incidents/{incident_id}/actions", response_model=IncidentDetail, tags=["incidents"])
+    def act(incident_id: str, body: ActionRequest, who: Who) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        if body.reason:
+            data["reason"] = body.reason
+        if body.unit:
+            data["unit"] = body.unit
+        if body.departments:
+            data["departments"] = body.departments
+        store.act(who, incident_id, body.action, body.note, data)
+        runtime.notify_incident(incident_id)
+        return store.incident(who, incident_id)
+
+    @app.post("/api/v1/incidents/{incident_id}/photos", response_model=PhotoOut, tags=["incidents"])
+    async def photo(
+        incident_id: str,
+        who: Who,
+        file: Annotated[UploadFile, File()],
+        note: Annotated[str, Form(max_length=2000)] = "",
+    ) -> dict[str, Any]:
+        data = await file.read(PHOTO_MAX_BYTES + 1)
+        if len(data) > PHOTO_MAX_BYTES:
+            raise TransitionError(f"a photo may be at most {PHOTO_MAX_BYTES // (1024 * 1024)} MB")
+        media = file.content_type or ""
+        evidence_id = await asyncio.to_thread(store.add_photo, who, incident_id, data, media, note)
+        runtime.notify_incident(incident_id)
+        return {"evidence_id": evidence_id}
+
+    @app.get("/api/v1/incidents/{incident_id}/report", tags=["incidents"])
+    def report(incident_id: str, who: Who) -> dict[str, Any]:
+        with store.db.sessions() as s:
+            row = store.visible(s, who, incident_id)
+            return report_body(store, s, row, who)
+
+    @app.get("/api/v1/incidents/{incident_id}/report.html", response_class=HTMLResponse, tags=["incidents"])
+    def report_page(
+        incident_id: str, who: Who, lang: Annotated[str, Query(pattern="^(zh|en)$")] = "zh"
+    ) -> HTMLResponse:
+        with store.db.sessions() as s:
+            row = store.visible(s, who, incident_id)
+            body = report_body(store, s, row, who)
+        return HTMLResponse(report_html(body, runtime.site.timezone, lang))
+
+    @app.get("/api/v1/evidence/{evidence_id}", tags=["incidents"], response_class=FileResponse)
+    def evidence(evidence_id: str, who: Who) -> FileResponse:
+        path, media_type = store.evidence_file(who, evidence_id)
+        return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+
+    @app.get("/api/v1/kpis", tags=["incidents"])
+    def kpis(
+        who: Who,
+        since: Annotated[datetime | None, Query(description="From (ISO 8601; default: 7 days ago).")] = None,
+        until: Annotated[datetime | None, Query(description="Until (ISO 8601; default: now).")] = None,
+    ) -> dict[str, Any]:
+        end = _aware(until) or datetime.now(UTC)
+        begin = _aware(since) or end - timedelta(days=7)
+        with store.db.sessions() as s:
+            return aggregate(s, who, begin, end)
+
+    # -- the network ---------------------------------------------------------------------------------
+
+    @app.get("/api/v1/cameras", response_model=list[CameraOut], tags=["network"])
+    def cameras(who: Who) -> list[dict[str, Any]]:
+        return store.cameras(who)
+
+    @app.get("/api/v1/cameras/{camera_id}/states", response_model=list[LaneStateOut], tags=["network"])
+    def states(
+        camera_id: str,
+        who: Who,
+        since: Annotated[datetime | None, Query()] = None,
+        until: Annotated[datetime | None, Query()] = None,
+    ) -> list[dict[str, Any]]:
+        end = _aware(until) or datetime.now(UTC) + timedelta(days=1)
+        begin = _aware(since) or end - timedelta(days=2)
+        return store.lane_states(who, camera_id, begin, end)
+
+    @app.get("/api/v1/departments", response_model=list[DepartmentOut], tags=["network"])
+    def departments(who: Who) -> list[dict[str, str]]:
+        return store.departments()
+
+    # -- terminals -----------------------------------------------------------------------------------
+
+    @app.websocket("/api/v1/terminal")
+    async def terminal(socket: WebSocket) -> None:
+        """A terminal's connection: hello with token and terminal id, then alerts out and receipts in."""
+        await socket.accept()
+        try:
+            hello = json.loads(await asyncio.wait_for(socket.receive_text(), timeout=10.0))
+            token, terminal_id = str(hello.get("token", "")), str(hello.get("terminal_id", ""))[:64]
+        except (TimeoutError, ValueError, AttributeError, WebSocketDisconnect):
+            await _close(socket, 4400, "expected {type: hello, token, terminal_id}")
+            return
+        with store.db.sessions() as s:
+            who = principal_for_token(s, token) if token else None
+        if who is None or not terminal_id:
+            await _close(socket, 4401, "session expired or not valid: log in again")
+            return
+        lock = asyncio.Lock()
+
+        async def send(message: dict[str, Any]) -> None:
+            async with lock:
+                await socket.send_text(json.dumps(message, ensure_ascii=False, default=str))
+
+        connection = Terminal(terminal_id, who, send)
+        old = runtime.hub.add(connection)
+        if old is not None:
+            connection.received |= old.received
+        await send({"type": "welcome", "terminal_id": terminal_id, "user": _me(who)})
+        try:
+            await runtime.dispatcher.connect(connection)
+            while True:
+                message = json.loads(await socket.receive_text())
+                if isinstance(message, dict) and message.get("type") == "received":
+                    runtime.hub.receipt(connection, str(message.get("alert_id", "")), datetime.now(UTC))
+                    runtime.dispatcher.wake()
+                elif isinstance(message, dict) and message.get("type") == "ping":
+                    await send({"type": "pong", "at": datetime.now(UTC).isoformat()})
+        except (WebSocketDisconnect, ValueError, RuntimeError):
+            pass
+        finally:
+            runtime.hub.remove(connection)
+
+    return app
+
+
+async def _close(socket: WebSocket, code: int, reason: str) -> None:
+    try:
+        await socket.send_text(json.dumps({"type": "error", "detail": reason}))
+        await socket.close(code=code, reason=reason)
+    except (RuntimeError, WebSocketDisconnect):
+        pass
+
+
+def _me(who: Principal) -> dict[str, Any]:
+    return {"username": who.username, "role": who.role.value, "districts": sorted(who.districts),
+            "department": who.department, "supervisor": who.supervisor}  # fmt: skip
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+__all__ = ["Action", "create_app"]

@@ -1,0 +1,1 @@
+"""Alert push channels: terminals over WebSocket, MQTT, signed webhooks."""
