@@ -107,13 +107,21 @@ def add_user(
 
 
 class LoginLimiter:
-    """Failed logins per key (user name, client address) within a sliding window."""
+    """Failed logins per key (``user:<name>``, ``addr:<address>``) within a sliding window.
 
-    def __init__(self, max_failures: int, window_s: float) -> None:
+    An address may fail ``address_factor`` times as often as one user name: a command centre's
+    desks often reach the service from one address.
+    """
+
+    def __init__(self, max_failures: int, window_s: float, address_factor: int = 4) -> None:
         self.max_failures = max_failures
         self.window_s = window_s
+        self.address_factor = address_factor
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+
+    def _limit(self, key: str) -> int:
+        return self.max_failures * (self.address_factor if key.startswith("addr:") else 1)
 
     def _recent(self, key: str, now: float) -> deque[float]:
         times = self._failures.setdefault(key, deque())
@@ -128,7 +136,7 @@ class LoginLimiter:
             waits = []
             for key in keys:
                 times = self._recent(key, now)
-                if len(times) >= self.max_failures:
+                if len(times) >= self._limit(key):
                     waits.append(self.window_s - (now - times[0]))
             for key in [k for k, v in self._failures.items() if not v]:
                 del self._failures[key]  # bounded: keys without recent failures are forgotten

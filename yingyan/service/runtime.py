@@ -91,7 +91,9 @@ class ServiceRuntime:
         self.bus = MemoryBus()
         self.started_at = datetime.now(UTC)
         stamp = self.started_at.strftime("%Y%m%dT%H%M%S.%fZ")
-        self.run = RunContext(f"{self.site.name}:{stamp}", self.started_at, self.root)
+        paced = self.options.replay is not None or self.options.cameras
+        self.run = RunContext(f"{self.site.name}:{stamp}", self.started_at, self.root,
+                              self.options.speed if paced else 1.0)  # fmt: skip
         self.health: dict[str, tuple[CameraHealth, float]] = {}
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()

@@ -54,9 +54,11 @@ class RunContext:
     run_key: str
     clock_start: datetime  # UTC instant of stream second 0
     evidence_root: Path  # the folder engine evidence paths are relative to
+    speed: float = 1.0  # streams played at this multiple of real time (a replay, a demo)
 
     def at(self, stream_s: float) -> datetime:
-        return self.clock_start + timedelta(seconds=stream_s)
+        """The instant of a stream second (a stream played faster than real time runs a faster clock)."""
+        return self.clock_start + timedelta(seconds=stream_s / self.speed)
 
 
 @dataclass(frozen=True)

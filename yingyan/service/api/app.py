@@ -63,6 +63,27 @@ class Unauthorized(Exception):
     pass
 
 
+def _token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
+
+
+def principal(request: Request) -> Principal:
+    """The user behind a request: its bearer token or session cookie (401 without a valid one)."""
+    token = _token(request)
+    if not token:
+        raise Unauthorized("login required")
+    runtime: ServiceRuntime = request.app.state.runtime
+    with runtime.store.db.sessions() as s:
+        found = principal_for_token(s, token)
+    if found is None:
+        raise Unauthorized("session expired or not valid: log in again")
+    return found
+
+
+Who = Annotated[Principal, Depends(principal)]
+
+
 def create_app(runtime: ServiceRuntime) -> FastAPI:
     """The API of one service runtime."""
 
@@ -81,6 +102,7 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         lifespan=lifespan,
         responses=ERRORS,
     )
+    app.state.runtime = runtime
     store = runtime.store
 
     # -- errors ------------------------------------------------------------------------------------
@@ -115,21 +137,6 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         reference = uuid.uuid4().hex[:12]
         log.exception("request %s %s failed (reference %s)", request.method, request.url.path, reference)
         return JSONResponse({"detail": f"internal error, logged as {reference}"}, status_code=500)
-
-    # -- who is asking -----------------------------------------------------------------------------
-
-    def principal(request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
-        if not token:
-            raise Unauthorized("login required")
-        with store.db.sessions() as s:
-            found = principal_for_token(s, token)
-        if found is None:
-            raise Unauthorized("session expired or not valid: log in again")
-        return found
-
-    Who = Annotated[Principal, Depends(principal)]
 
     # -- operations --------------------------------------------------------------------------------
 
@@ -179,10 +186,8 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
 
     @app.post("/api/v1/auth/logout", status_code=204, tags=["auth"])
     def logout(request: Request, who: Who) -> Response:
-        header = request.headers.get("authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
         with store.db.sessions.begin() as s:
-            revoke(s, token)
+            revoke(s, _token(request))
         response = Response(status_code=204)
         response.delete_cookie(COOKIE)
         return response
