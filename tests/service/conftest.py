@@ -75,17 +75,30 @@ def write_site(folder: Path, service: dict[str, Any] | None = None) -> Path:
     for i, (cam_id, district) in enumerate((("K1", "east"), ("K2", "east"), ("K3", "west"))):
         calibration = _calibration().model_copy(update={"camera_id": cam_id})
         (folder / f"{cam_id}.json").write_text(calibration.model_dump_json(indent=1), encoding="utf-8")
-        cameras.append({
-            "id": cam_id, "name": f"人民路 {cam_id}", "source": f"{cam_id}.mp4", "calibration": f"{cam_id}.json",
-            "position_m": 500.0 * i, "direction": "east", "district": district,
-        })  # fmt: skip
+        cameras.append(
+            {
+                "id": cam_id,
+                "name": f"人民路 {cam_id}",
+                "source": f"{cam_id}.mp4",
+                "calibration": f"{cam_id}.json",
+                "position_m": 500.0 * i,
+                "direction": "east",
+                "district": district,
+            }
+        )
     site = {
         "name": "test-site",
         "cameras": cameras,
-        "links": [{"upstream": "K1", "downstream": "K2", "distance_m": 500}, {"upstream": "K2", "downstream": "K3", "distance_m": 500}],
-        "service": {"data_dir": "data", "districts": [{"id": "east", "name": "城东"}, {"id": "west", "name": "城西"}],
-                    **(service or {})},
-    }  # fmt: skip
+        "links": [
+            {"upstream": "K1", "downstream": "K2", "distance_m": 500},
+            {"upstream": "K2", "downstream": "K3", "distance_m": 500},
+        ],
+        "service": {
+            "data_dir": "data",
+            "districts": [{"id": "east", "name": "城东"}, {"id": "west", "name": "城西"}],
+            **(service or {}),
+        },
+    }
     path = folder / "site.yaml"
     path.write_text(yaml.safe_dump(site, allow_unicode=True), encoding="utf-8")
     return path
@@ -113,10 +126,23 @@ def engine_incident(
 ) -> Incident:
     """An incident as the engine reports it."""
     incident = Incident(
-        id=f"INC-{number:04d}", type=cause, cause=cause, abnormal=True, camera_ids=(camera,),
-        source_camera_id=camera, source_segment=camera, source_position_m=position, start_s=30.0, alert_s=alert_s,
-        end_s=None, severity=2, lanes_blocked=1, event_ids=(), evidence={}, timeline=((30.0, f"{cause} seen"),),
-    )  # fmt: skip
+        id=f"INC-{number:04d}",
+        type=cause,
+        cause=cause,
+        abnormal=True,
+        camera_ids=(camera,),
+        source_camera_id=camera,
+        source_segment=camera,
+        source_position_m=position,
+        start_s=30.0,
+        alert_s=alert_s,
+        end_s=None,
+        severity=2,
+        lanes_blocked=1,
+        event_ids=(),
+        evidence={},
+        timeline=((30.0, f"{cause} seen"),),
+    )
     return replace(incident, **changes)
 
 
@@ -150,8 +176,9 @@ def free_port() -> int:
 
 def serve(runtime: ServiceRuntime) -> LiveServer:
     port = free_port()
-    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_config=None, ws="websockets",
-                            lifespan="on")  # fmt: skip
+    config = uvicorn.Config(
+        create_app(runtime), host="127.0.0.1", port=port, log_config=None, ws="websockets", lifespan="on"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()

@@ -132,7 +132,7 @@ def test_evidence_is_served_only_to_who_may_see_its_incident(
     client.cookies.clear()  # the test client keeps the last login's cookie, as a browser would
     assert client.get(item["url"]).status_code == 401
     # An officer adds a photo from the scene.
-    ok, photo = cv2.imencode(".jpg", image)
+    _, photo = cv2.imencode(".jpg", image)
     files = {"file": ("scene.jpg", photo.tobytes(), "image/jpeg")}
     added = client.post(f"/api/v1/incidents/{incident_id}/photos", files=files, data={"note": "现场"}, headers=east)
     assert added.status_code == 200
