@@ -585,7 +585,7 @@ def serve_cmd(
     address = host or runtime.config.host
     listen = runtime.config.port if port is None else port
     server = uvicorn.Server(uvicorn.Config(create_app(runtime), host=address, port=listen, log_config=None,
-                                           ws="websockets", lifespan="on"))  # fmt: skip
+                                           ws="websockets-sansio", lifespan="on"))  # fmt: skip
     out.print(
         f"Yingyan service for [bold]{runtime.site.name}[/] on http://{address}:{listen} (database {runtime.db.url})"
     )

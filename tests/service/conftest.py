@@ -177,7 +177,7 @@ def free_port() -> int:
 def serve(runtime: ServiceRuntime) -> LiveServer:
     port = free_port()
     config = uvicorn.Config(
-        create_app(runtime), host="127.0.0.1", port=port, log_config=None, ws="websockets", lifespan="on"
+        create_app(runtime), host="127.0.0.1", port=port, log_config=None, ws="websockets-sansio", lifespan="on"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)

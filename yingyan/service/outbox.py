@@ -289,7 +289,10 @@ class Dispatcher:
                 now, loop_time = utcnow(), asyncio.get_running_loop().time()
                 district = str(row.payload.get("district", "default"))
                 if row.kind == "escalation":
-                    await self.hub.notify({"type": "escalation", "alert": row.payload}, district)
+                    # The next level: the district's supervisors (an officer's own handheld had it already).
+                    await self.hub.notify(
+                        {"type": "escalation", "alert": row.payload}, district, lambda p: p.supervisor
+                    )
                 else:
                     await self.hub.broadcast(row.payload, district, now, loop_time)
             elif channel == "mqtt":

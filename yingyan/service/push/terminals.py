@@ -114,9 +114,15 @@ class TerminalHub:
         sent = await asyncio.gather(*(self.send_alert(t, payload, now, loop_time, kind) for t in targets))
         return sum(sent)
 
-    async def notify(self, message: dict[str, Any], district: str) -> None:
+    async def notify(
+        self, message: dict[str, Any], district: str, who: Callable[[Principal], bool] | None = None
+    ) -> None:
         """A message that needs no receipt (an incident changed) to the terminals of a district."""
-        targets = [t for t in self._terminals.values() if t.principal.in_district(district)]
+        targets = [
+            t
+            for t in self._terminals.values()
+            if t.principal.in_district(district) and (who is None or who(t.principal))
+        ]
 
         async def one(t: Terminal) -> None:
             try:
