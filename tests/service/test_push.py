@@ -182,7 +182,7 @@ class _Receiver(BaseHTTPRequestHandler):
     log: list[tuple[dict[str, str], bytes]]
     fail: list[int]
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.log.append((dict(self.headers), body))
         status = 500 if self.fail[0] > 0 else 200
