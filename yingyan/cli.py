@@ -589,7 +589,11 @@ def serve_cmd(
     out.print(
         f"Yingyan service for [bold]{runtime.site.name}[/] on http://{address}:{listen} (database {runtime.db.url})"
     )
-    server.run()
+    try:
+        server.run()  # Ctrl-C (or SIGTERM): uvicorn finishes requests, the runtime stops its threads
+    except KeyboardInterrupt:
+        pass  # uvicorn hands the signal on once it has shut down: the shutdown is complete here
+    out.print("Yingyan service stopped")
 
 
 @user_app.command("add")

@@ -37,6 +37,8 @@ USERS: dict[str, tuple[Role, list[str], str | None, bool]] = {
     "viewer_east": (Role.VIEWER, ["east"], None, False),
     "disp_west": (Role.DISPATCHER, ["west"], None, False),
     "off_west": (Role.OFFICER, ["west"], None, False),
+    "liaison_west": (Role.LIAISON, ["west"], "tow", False),
+    "viewer_west": (Role.VIEWER, ["west"], None, False),
 }
 
 
