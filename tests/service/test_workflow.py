@@ -3,6 +3,7 @@ and every step taken is in the audit in order."""
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,7 +133,7 @@ class LoopOnTheDatabase(RuleBasedStateMachine):
             steps = list(s.scalars(select(m.Step).where(m.Step.incident_id == self.incident_id).order_by(m.Step.id)))
         assert row is not None and State(row.state) is self.state
         assert len(steps) == self.steps
-        for before, after in zip(steps, steps[1:], strict=False):
+        for before, after in itertools.pairwise(steps):
             assert after.from_state == before.to_state and after.at >= before.at
 
     def teardown(self) -> None:
