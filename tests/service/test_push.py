@@ -60,14 +60,17 @@ class Terminal:
                 message = json.loads(raw)
                 message["received_at"] = time.time()
                 self.messages.append(message)
-                if message["type"] == "alert" and self.receipts:
-                    await socket.send(json.dumps({"type": "received", "alert_id": message["alert"]["alert_id"]}))
+                if message["type"] == "alerts" and self.receipts:
+                    ids = [a["alert_id"] for a in message["alerts"]]
+                    await socket.send(json.dumps({"type": "received", "alert_ids": ids}))
                 if until is not None and len(self.alerts()) >= until:
                     await asyncio.sleep(0.3)  # let the receipt reach the server
                     break
         return self.alerts()
 
-    def alerts(self, kind: str = "alert") -> list[dict[str, Any]]:
+    def alerts(self, kind: str = "alerts") -> list[dict[str, Any]]:
+        if kind == "alerts":
+            return [a for msg in self.messages if msg["type"] == "alerts" for a in msg["alerts"]]
         return [msg["alert"] for msg in self.messages if msg["type"] == kind]
 
 

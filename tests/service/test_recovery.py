@@ -108,9 +108,10 @@ def test_an_alert_decided_before_a_crash_arrives_once_after_the_restart(tmp_path
                         message = json.loads(await asyncio.wait_for(socket.recv(), deadline - time.monotonic()))
                     except TimeoutError:
                         break
-                    if message["type"] == "alert":
-                        got.append(message["alert"])
-                        await socket.send(json.dumps({"type": "received", "alert_id": message["alert"]["alert_id"]}))
+                    if message["type"] == "alerts":
+                        got += message["alerts"]
+                        ids = [a["alert_id"] for a in message["alerts"]]
+                        await socket.send(json.dumps({"type": "received", "alert_ids": ids}))
             return got
 
         alerts = asyncio.run(terminal())

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from yingyan.service import models as m
@@ -33,6 +33,8 @@ from yingyan.service.workflow import OPEN_STATES, Action, Role, State
 log = logging.getLogger(__name__)
 
 TICK_S = 0.25
+WRITE_S = 0.2  # deliveries and receipts are written this often
+WRITE_LIMIT = 200_000  # …and at the latest when this many wait, sending or not
 BACKOFF_MAX_S = 60.0
 
 
@@ -74,12 +76,15 @@ class OutboxRepository:
         with self.db.sessions() as s:
             return len(list(s.scalars(select(m.Outbox.id).where(m.Outbox.status == "pending"))))
 
-    def sent(self, row: Pending, now: datetime) -> None:
+    def sent(self, rows: list[Pending], now: datetime) -> None:
+        if not rows:
+            return
         with self.db.sessions.begin() as s:
-            s.execute(
+            s.connection().execute(  # Core executemany: one statement, many rows
                 update(m.Outbox)
-                .where(m.Outbox.id == row.id)
-                .values(status="sent", sent_at=now, attempts=row.attempts + 1)
+                .where(m.Outbox.id == bindparam("row_id"))
+                .values(status="sent", sent_at=now, attempts=bindparam("tries")),
+                [{"row_id": r.id, "tries": r.attempts + 1} for r in rows],
             )
 
     def failed(self, row: Pending, error: str, now: datetime) -> bool:
@@ -88,7 +93,7 @@ class OutboxRepository:
         give_up = attempts >= self.config.outbox_max_attempts
         delay = min(2.0 ** (attempts - 1), BACKOFF_MAX_S)
         with self.db.sessions.begin() as s:
-            s.execute(
+            s.connection().execute(  # Core executemany: one statement, many rows
                 update(m.Outbox)
                 .where(m.Outbox.id == row.id)
                 .values(
@@ -105,33 +110,35 @@ class OutboxRepository:
         latencies: list[float] = []
         with self.db.sessions.begin() as s:
             if deliveries:
+                insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
                 values = [
                     {"alert_id": d.alert_id, "terminal_id": d.terminal_id, "user_id": d.user_id, "sent_at": d.at}
                     for d in deliveries
                 ]
-                dialect = s.get_bind().dialect.name
-                insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-                s.execute(insert(m.Delivery).values(values).on_conflict_do_nothing())
+                s.connection().execute(insert(m.Delivery).on_conflict_do_nothing(), values)
             if receipts:
-                s.flush()
-                decided = {
-                    a.id: a for a in s.scalars(select(m.Alert).where(m.Alert.id.in_({r.alert_id for r in receipts})))
-                }
-                for r in receipts:
-                    s.execute(
-                        update(m.Delivery)
-                        .where(
-                            m.Delivery.alert_id == r.alert_id,
-                            m.Delivery.terminal_id == r.terminal_id,
-                            m.Delivery.received_at.is_(None),
-                        )
-                        .values(received_at=r.at)
+                s.connection().execute(
+                    update(m.Delivery)
+                    .where(
+                        m.Delivery.alert_id == bindparam("alert"),
+                        m.Delivery.terminal_id == bindparam("terminal"),
+                        m.Delivery.received_at.is_(None),
                     )
-                    alert = decided.get(r.alert_id)
+                    .values(received_at=bindparam("at")),
+                    [{"alert": r.alert_id, "terminal": r.terminal_id, "at": r.at} for r in receipts],
+                )
+                first: dict[str, datetime] = {}
+                for r in receipts:
+                    first[r.alert_id] = min(first.get(r.alert_id, r.at), r.at)
+                alerts = {a.id: a for a in s.scalars(select(m.Alert).where(m.Alert.id.in_(first)))}
+                for r in receipts:
+                    alert = alerts.get(r.alert_id)
                     if alert is not None:
                         latencies.append((r.at - alert.decided_at).total_seconds())
-                        if alert.first_delivered_at is None or r.at < alert.first_delivered_at:
-                            alert.first_delivered_at = r.at
+                for alert_id, at in first.items():
+                    alert = alerts.get(alert_id)
+                    if alert is not None and (alert.first_delivered_at is None or at < alert.first_delivered_at):
+                        alert.first_delivered_at = at
         return latencies
 
     def catch_up(self, principal: Principal, terminal_id: str, now: datetime) -> tuple[list[dict[str, Any]], set[str]]:
@@ -225,6 +232,7 @@ class Dispatcher:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = False
+        self._sending = False  # the last round had something to send: records wait for a quiet round
         self._last = {"housekeeping": 0.0, "prune": 0.0, "escalate": 0.0}
 
     def wake(self) -> None:
@@ -237,6 +245,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         if self.mqtt is not None:
             self.mqtt.start()
+        writer = asyncio.create_task(self.write(), name="deliveries")
         while not self._stop:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=TICK_S)
@@ -248,14 +257,24 @@ class Dispatcher:
             except Exception:  # the dispatcher must outlive any one failure (a database hiccup)
                 log.exception("dispatcher step failed; retrying")
                 await asyncio.sleep(1.0)
+        writer.cancel()
 
     async def step(self) -> None:
-        """One round: send what is due, write deliveries, and the periodic work."""
+        """One round: send what is due, and the periodic work."""
         now = utcnow()
         rows = await asyncio.to_thread(self.repo.claim, now)
-        if rows:
-            await asyncio.gather(*(self._send(row) for row in rows))
-        await self.flush()
+        self._sending = bool(rows)
+        alerts = [r for r in rows if r.channel == "websocket" and r.kind == "alert"]
+        if alerts:
+            # A burst of alerts goes to each terminal as one message.
+            await self.hub.broadcast([r.payload for r in alerts], now, asyncio.get_running_loop().time())
+            await asyncio.to_thread(self.repo.sent, alerts, utcnow())
+            for r in alerts:
+                self.metrics.pushed.labels("websocket", "alert").inc()
+                self.metrics.alerts.labels(str(r.payload.get("district", ""))).inc()
+        others = [r for r in rows if not (r.channel == "websocket" and r.kind == "alert")]
+        if others:
+            await asyncio.gather(*(self._send(row) for row in others))
         loop_time = asyncio.get_running_loop().time()
         if loop_time - self._last["escalate"] >= 1.0:
             self._last["escalate"] = loop_time
@@ -263,8 +282,8 @@ class Dispatcher:
                 self.metrics.escalations.inc()
                 log.warning("alert %s escalated (level %d)", alert_id, level, extra={"alert_id": alert_id})
                 self.wake()
-            for terminal, payload in self.hub.unconfirmed(self.config.resend_s, loop_time):
-                await self.hub.send_alert(terminal, payload, now, loop_time, force=True)
+            for terminal, late in self.hub.unconfirmed(self.config.resend_s, loop_time):
+                await self.hub.send_alerts(terminal, late, now, loop_time, force=True)
         if loop_time - self._last["housekeeping"] >= 5.0:
             self._last["housekeeping"] = loop_time
             await asyncio.to_thread(self.store.sweep_evidence)
@@ -274,27 +293,43 @@ class Dispatcher:
             await asyncio.to_thread(self.store.prune_lane_states)
         self.metrics.terminals.set(self.hub.connected)
 
+    async def write(self) -> None:
+        """Write the terminals' deliveries and receipts in batches, beside the sending (which goes first:
+        while alerts are due, the records wait)."""
+        while not self._stop:
+            await asyncio.sleep(WRITE_S)
+            if self._sending and len(self.hub.deliveries) + len(self.hub.receipts) < WRITE_LIMIT:
+                continue
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("writing deliveries failed; retrying")
+
     async def flush(self) -> None:
         deliveries, receipts = self.hub.deliveries, self.hub.receipts
         if not deliveries and not receipts:
             return
         self.hub.deliveries, self.hub.receipts = [], []
-        for latency in await asyncio.to_thread(self.repo.write_deliveries, deliveries, receipts):
+        try:
+            latencies = await asyncio.to_thread(self.repo.write_deliveries, deliveries, receipts)
+        except Exception:
+            self.hub.deliveries[:0], self.hub.receipts[:0] = deliveries, receipts  # kept for the next try
+            raise
+        for latency in latencies:
             self.metrics.alert_latency.observe(max(latency, 0.0))
 
     async def _send(self, row: Pending) -> None:
+        """One outbox row over its channel (escalations over WebSocket, MQTT, webhooks)."""
         channel = row.channel.split(":")[0]
         try:
             if channel == "websocket":
-                now, loop_time = utcnow(), asyncio.get_running_loop().time()
                 district = str(row.payload.get("district", "default"))
                 if row.kind == "escalation":
                     # The next level: the district's supervisors (an officer's own handheld had it already).
-                    await self.hub.notify(
-                        {"type": "escalation", "alert": row.payload}, district, lambda p: p.supervisor
-                    )
+                    message = {"type": "escalation", "alert": row.payload}
+                    await self.hub.notify(message, district, lambda t: t.principal.supervisor)
                 else:
-                    await self.hub.broadcast(row.payload, district, now, loop_time)
+                    await self.hub.broadcast([row.payload], utcnow(), asyncio.get_running_loop().time())
             elif channel == "mqtt":
                 if self.mqtt is None:
                     raise PushError("MQTT is not configured")
@@ -311,29 +346,20 @@ class Dispatcher:
         except PushError as error:
             self.metrics.push_failures.labels(channel).inc()
             gave_up = await asyncio.to_thread(self.repo.failed, row, str(error), utcnow())
-            (log.error if gave_up else log.warning)(
-                "outbox %d (%s, %s): %s%s",
-                row.id,
-                row.channel,
-                row.alert_id,
-                error,
-                "; given up" if gave_up else "",
-                extra={"alert_id": row.alert_id},
-            )
+            say = log.error if gave_up else log.warning
+            say("outbox %d (%s, %s): %s%s", row.id, row.channel, row.alert_id, error, "; given up" if gave_up else "",
+                extra={"alert_id": row.alert_id})  # fmt: skip
             return
-        await asyncio.to_thread(self.repo.sent, row, utcnow())
+        await asyncio.to_thread(self.repo.sent, [row], utcnow())
         self.metrics.pushed.labels(channel, row.kind).inc()
-        if row.kind == "alert" and channel == "websocket":
-            self.metrics.alerts.labels(str(row.payload.get("district", ""))).inc()
 
     async def connect(self, terminal: Terminal) -> None:
-        """A terminal (re)connected: send it what it missed."""
+        """A terminal (re)connected: send it what it missed, in one message."""
         now = utcnow()
         missed, received = await asyncio.to_thread(self.repo.catch_up, terminal.principal, terminal.terminal_id, now)
         terminal.received |= received
-        loop_time = asyncio.get_running_loop().time()
-        for payload in missed:
-            await self.hub.send_alert(terminal, payload, now, loop_time)
+        if missed:
+            await self.hub.send_alerts(terminal, missed, now, asyncio.get_running_loop().time())
 
     async def close(self) -> None:
         self._stop = True

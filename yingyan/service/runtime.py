@@ -187,7 +187,8 @@ class ServiceRuntime:
         except YingyanError:
             return
         message = {"type": "incident", "incident": _jsonable(summary, drop=("steps", "timeline", "evidence"))}
-        asyncio.run_coroutine_threadsafe(self.hub.notify(message, str(summary["district"])), self._loop)
+        consoles = self.hub.notify(message, str(summary["district"]), lambda t: t.incidents)
+        asyncio.run_coroutine_threadsafe(consoles, self._loop)
 
     # -- the camera side, in this process ----------------------------------------------------------
 

@@ -300,6 +300,7 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         try:
             hello = json.loads(await asyncio.wait_for(socket.receive_text(), timeout=10.0))
             token, terminal_id = str(hello.get("token", "")), str(hello.get("terminal_id", ""))[:64]
+            wants_incidents = hello.get("incidents") is True
         except (TimeoutError, ValueError, AttributeError, WebSocketDisconnect):
             await _close(socket, 4400, "expected {type: hello, token, terminal_id}")
             return
@@ -310,24 +311,27 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
             return
         lock = asyncio.Lock()
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send_text(text: str) -> None:
             async with lock:
-                await socket.send_text(json.dumps(message, ensure_ascii=False, default=str))
+                await socket.send_text(text)
 
-        connection = Terminal(terminal_id, who, send)
+        connection = Terminal(terminal_id, who, send_text, incidents=wants_incidents)
         old = runtime.hub.add(connection)
         if old is not None:
             connection.received |= old.received
-        await send({"type": "welcome", "terminal_id": terminal_id, "user": _me(who)})
+        await connection.send({"type": "welcome", "terminal_id": terminal_id, "user": _me(who)})
         try:
             await runtime.dispatcher.connect(connection)
             while True:
                 message = json.loads(await socket.receive_text())
-                if isinstance(message, dict) and message.get("type") == "received":
-                    runtime.hub.receipt(connection, str(message.get("alert_id", "")), datetime.now(UTC))
-                    runtime.dispatcher.wake()
-                elif isinstance(message, dict) and message.get("type") == "ping":
-                    await send({"type": "pong", "at": datetime.now(UTC).isoformat()})
+                kind = message.get("type") if isinstance(message, dict) else None
+                if kind == "received":
+                    ids = message.get("alert_ids") or [message.get("alert_id", "")]
+                    now = datetime.now(UTC)
+                    for alert_id in ids if isinstance(ids, list) else []:
+                        runtime.hub.receipt(connection, str(alert_id), now)
+                elif kind == "ping":
+                    await connection.send({"type": "pong", "at": datetime.now(UTC).isoformat()})
         except (WebSocketDisconnect, ValueError, RuntimeError):
             pass
         finally:

@@ -3,13 +3,26 @@
 Each terminal (a console, an officer's handheld) says who it is (a session token) and its own
 stable terminal id. It is sent each alert of its districts once (the delivery is recorded
 per alert and terminal, so an alert reaches a terminal once however many paths lead there:
-the outbox, the catch-up at connect, a resend), and it answers each with a receipt.
+the outbox, the catch-up at connect, a resend), and it answers with a receipt.
+
+The protocol, one JSON object per WebSocket message::
+
+    terminal → {"type": "hello", "token": "...", "terminal_id": "hand-07", "incidents": false}
+    service  → {"type": "welcome", "terminal_id": "hand-07", "user": {...}}
+    service  → {"type": "alerts", "alerts": [{alert}, ...]}      (one or more: a burst is one message)
+    terminal → {"type": "received", "alert_ids": ["ALR-...", ...]}
+    service  → {"type": "escalation", "alert": {alert}}           (supervisors)
+    service  → {"type": "incident", "incident": {...}}             (an incident changed: to terminals that
+                                                                    said "incidents": true, the consoles)
+    terminal → {"type": "ping"}   service → {"type": "pong", "at": "..."}
+
 Deliveries and receipts are written to the database in batches by the dispatcher.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,7 +33,7 @@ from yingyan.service.access import Principal
 
 log = logging.getLogger(__name__)
 
-Sender = Callable[[dict[str, Any]], Awaitable[None]]
+Sender = Callable[[str], Awaitable[None]]  # sends one text frame
 
 
 @dataclass
@@ -29,10 +42,13 @@ class Terminal:
 
     terminal_id: str
     principal: Principal
-    send: Sender
-    sent: dict[str, float] = field(default_factory=dict)  # alert id -> monotonic time sent (awaiting receipt)
+    send_text: Sender
+    sent: dict[str, float] = field(default_factory=dict)  # alert id -> loop time sent (awaiting receipt)
     received: set[str] = field(default_factory=set)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    incidents: bool = False  # wants every change of its districts' incidents (a console), not only alerts
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.send_text(json.dumps(message, ensure_ascii=False, default=str))
 
 
 @dataclass(frozen=True)
@@ -69,64 +85,67 @@ class TerminalHub:
         if self._terminals.get(terminal.terminal_id) is terminal:
             del self._terminals[terminal.terminal_id]
 
-    async def send_alert(
+    async def send_alerts(
         self,
         terminal: Terminal,
-        payload: dict[str, Any],
+        payloads: list[dict[str, Any]],
         now: datetime,
         loop_time: float,
-        kind: str = "alert",
         force: bool = False,
-    ) -> bool:
-        """Send one alert to one terminal unless it was sent already (``force``: a resend); whether it went."""
-        alert_id = str(payload["alert_id"])
-        async with terminal.lock:
-            if alert_id in terminal.received or (alert_id in terminal.sent and not force):
-                return False
-            first = alert_id not in terminal.sent
+        frames: dict[tuple[str, ...], str] | None = None,
+    ) -> int:
+        """Send one terminal the alerts it has not been sent (``force``: again, unless received), in one
+        message; how many went. ``frames`` caches the message text by alert ids (a broadcast sends the
+        same text to most terminals)."""
+        due = [
+            p for p in payloads
+            if p["alert_id"] not in terminal.received and (force or p["alert_id"] not in terminal.sent)
+        ]  # fmt: skip
+        if not due:
+            return 0
+        ids = tuple(str(p["alert_id"]) for p in due)
+        text = frames.get(ids) if frames is not None else None
+        if text is None:
+            text = json.dumps({"type": "alerts", "alerts": due}, ensure_ascii=False, default=str)
+            if frames is not None:
+                frames[ids] = text
+        first = [i for i in ids if i not in terminal.sent]
+        for alert_id, payload in zip(ids, due, strict=True):
             terminal.sent[alert_id] = loop_time
             self._payloads[alert_id] = payload
-            try:
-                await terminal.send({"type": kind, "alert": payload})
-            except Exception as error:  # a terminal that went away: it catches up when it reconnects
-                log.debug("terminal %s: send failed (%s)", terminal.terminal_id, error)
-                del terminal.sent[alert_id]
-                return False
-        if first:
-            self.deliveries.append(DeliveryRecord(alert_id, terminal.terminal_id, terminal.principal.user_id, now))
-        return True
+        try:
+            await terminal.send_text(text)
+        except Exception as error:  # a terminal that went away: it catches up when it reconnects
+            log.debug("terminal %s: send failed (%s)", terminal.terminal_id, error)
+            for alert_id in first:
+                terminal.sent.pop(alert_id, None)
+            return 0
+        uid = terminal.principal.user_id
+        self.deliveries += [DeliveryRecord(a, terminal.terminal_id, uid, now) for a in first]
+        return len(ids)
 
-    async def broadcast(
-        self,
-        payload: dict[str, Any],
-        district: str,
-        now: datetime,
-        loop_time: float,
-        kind: str = "alert",
-        who: Callable[[Principal], bool] | None = None,
-    ) -> int:
-        """Send an alert to every connected terminal that may see its district; how many it reached."""
-        targets = [
-            t
-            for t in self._terminals.values()
-            if t.principal.receives_alerts and t.principal.in_district(district) and (who is None or who(t.principal))
-        ]
-        sent = await asyncio.gather(*(self.send_alert(t, payload, now, loop_time, kind) for t in targets))
-        return sum(sent)
+    async def broadcast(self, payloads: list[dict[str, Any]], now: datetime, loop_time: float) -> int:
+        """Send alerts to every connected terminal that may see their districts; deliveries made."""
+        frames: dict[tuple[str, ...], str] = {}
+        jobs = []
+        for t in list(self._terminals.values()):
+            if not t.principal.receives_alerts:
+                continue
+            mine = [p for p in payloads if t.principal.in_district(str(p.get("district", "")))]
+            if mine:
+                jobs.append(self.send_alerts(t, mine, now, loop_time, frames=frames))
+        return sum(await asyncio.gather(*jobs))
 
     async def notify(
-        self, message: dict[str, Any], district: str, who: Callable[[Principal], bool] | None = None
+        self, message: dict[str, Any], district: str, who: Callable[[Terminal], bool] | None = None
     ) -> None:
-        """A message that needs no receipt (an incident changed) to the terminals of a district."""
-        targets = [
-            t
-            for t in self._terminals.values()
-            if t.principal.in_district(district) and (who is None or who(t.principal))
-        ]
+        """A message that needs no receipt (an incident changed, an escalation) to the terminals of a district."""
+        text = json.dumps(message, ensure_ascii=False, default=str)
+        targets = [t for t in self._terminals.values() if t.principal.in_district(district) and (who is None or who(t))]
 
         async def one(t: Terminal) -> None:
             try:
-                await t.send(message)
+                await t.send_text(text)
             except Exception as error:
                 log.debug("terminal %s: notify failed (%s)", t.terminal_id, error)
 
@@ -142,14 +161,16 @@ class TerminalHub:
             self.receipts.append(DeliveryRecord(alert_id, terminal.terminal_id, terminal.principal.user_id, now))
         return True
 
-    def unconfirmed(self, older_than: float, loop_time: float) -> list[tuple[Terminal, dict[str, Any]]]:
-        """(terminal, alert) sent more than ``older_than`` seconds ago without a receipt."""
+    def unconfirmed(self, older_than: float, loop_time: float) -> list[tuple[Terminal, list[dict[str, Any]]]]:
+        """(terminal, alerts) sent more than ``older_than`` seconds ago without a receipt."""
         waiting = {a for t in self._terminals.values() for a in t.sent}
         for alert_id in [a for a in self._payloads if a not in waiting]:
             del self._payloads[alert_id]  # bounded: received everywhere it was sent
-        return [
-            (t, self._payloads[alert_id])
-            for t in self._terminals.values()
-            for alert_id, at in list(t.sent.items())
-            if loop_time - at >= older_than and alert_id in self._payloads
-        ]
+        out = []
+        for t in self._terminals.values():
+            late = [
+                self._payloads[a] for a, at in t.sent.items() if loop_time - at >= older_than and a in self._payloads
+            ]
+            if late:
+                out.append((t, late))
+        return out
