@@ -87,6 +87,7 @@ def main() -> int:
     parser.add_argument("--incidents", type=int, default=20)
     parser.add_argument("--users", type=int, default=50, help="officer accounts the terminals log in as")
     parser.add_argument("--db", default=None, help="database URL (default: a SQLite file)")
+    parser.add_argument("--ws", default="websockets-sansio", help="uvicorn's WebSocket implementation")
     args = parser.parse_args()
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,7 +97,7 @@ def main() -> int:
         with runtime.db.sessions.begin() as s:
             for u in range(args.users):
                 add_user(s, f"officer{u}", PASSWORD, Role.OFFICER, ["east"])
-        server = serve(runtime)
+        server = serve(runtime, args.ws)
         try:
             tokens = [
                 httpx.post(f"{server.http}/api/v1/auth/login", json={"username": f"officer{u}", "password": PASSWORD})

@@ -58,3 +58,19 @@ def night_rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run_scenario(
         load_builtin("night-stall"), out, RunOptions(seed=1, duration_s=230, fps=5, size=(320, 180), workers=2)
     )
+
+
+SHORT_STALL = Path(__file__).resolve().parent / "data" / "short-stall.yaml"
+
+
+@pytest.fixture(scope="session")
+def short_stall_eval(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`yingyan eval` of the short CI stall (simulated, rendered, analysed, scored): its output folder."""
+    from typer.testing import CliRunner
+
+    from yingyan.cli import app
+
+    out = tmp_path_factory.mktemp("eval")
+    result = CliRunner().invoke(app, ["eval", str(SHORT_STALL), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out

@@ -6,24 +6,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from yingyan.cli import app
 
-SCENARIO = Path(__file__).resolve().parents[1] / "data" / "short-stall.yaml"
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("eval")
-    result = runner.invoke(app, ["eval", str(SCENARIO), "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return out
-
-
-def test_eval_detects_the_stall_at_its_camera_in_seconds_and_raises_nothing_else(evaluated: Path) -> None:
+def test_eval_detects_the_stall_at_its_camera_in_seconds_and_raises_nothing_else(short_stall_eval: Path) -> None:
+    evaluated = short_stall_eval
     report = json.loads((evaluated / "report.json").read_text(encoding="utf-8"))
     overall = report["overall"]
     assert overall["incidents"] == 1 and overall["detected"] == 1 and overall["false_alarms"] == 0
@@ -36,8 +27,8 @@ def test_eval_detects_the_stall_at_its_camera_in_seconds_and_raises_nothing_else
     assert "| short-stall | 1 | 1 |" in markdown and "stopped_vehicle" in markdown
 
 
-def test_run_finds_the_incident_from_the_site_file_with_its_evidence(evaluated: Path, tmp_path: Path) -> None:
-    site = evaluated / "short-stall" / "seed-1" / "sim" / "site.yaml"
+def test_run_finds_the_incident_from_the_site_file_with_its_evidence(short_stall_eval: Path, tmp_path: Path) -> None:
+    site = short_stall_eval / "short-stall" / "seed-1" / "sim" / "site.yaml"
     result = runner.invoke(app, ["run", str(site), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     lines = (tmp_path / "incidents.jsonl").read_text(encoding="utf-8").splitlines()

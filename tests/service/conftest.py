@@ -176,11 +176,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(runtime: ServiceRuntime) -> LiveServer:
+def serve(runtime: ServiceRuntime, ws: str = "websockets-sansio") -> LiveServer:
     port = free_port()
-    config = uvicorn.Config(
-        create_app(runtime), host="127.0.0.1", port=port, log_config=None, ws="websockets-sansio", lifespan="on"
-    )
+    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_config=None, ws=ws, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
