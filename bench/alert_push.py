@@ -30,11 +30,11 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.service.conftest import engine_incident, serve, write_site  # noqa: E402
-from yingyan.bus import IncidentReport  # noqa: E402
-from yingyan.service.auth import add_user  # noqa: E402
-from yingyan.service.runtime import ServeOptions, ServiceRuntime  # noqa: E402
-from yingyan.service.workflow import Role  # noqa: E402
+from tests.service.conftest import engine_incident, serve, write_site
+from yingyan.bus import IncidentReport
+from yingyan.service.auth import add_user
+from yingyan.service.runtime import ServeOptions, ServiceRuntime
+from yingyan.service.workflow import Role
 
 PASSWORD = "bench password 1"
 
@@ -93,7 +93,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         site = write_site(folder / "site")
-        runtime = ServiceRuntime(site, ServeOptions(db_url=args.db or f"sqlite:///{folder / 'bench.db'}", cameras=False))
+        runtime = ServiceRuntime(
+            site, ServeOptions(db_url=args.db or f"sqlite:///{folder / 'bench.db'}", cameras=False)
+        )
         with runtime.db.sessions.begin() as s:
             for u in range(args.users):
                 add_user(s, f"officer{u}", PASSWORD, Role.OFFICER, ["east"])
@@ -130,8 +132,19 @@ def main() -> int:
         expected = args.terminals * args.incidents
         received = {(k, a) for k, per in enumerate(got) for a, _ in per}
         duplicates = sum(len(per) for per in got) - len(received)
-        table = Table(title=f"alert latency: {args.terminals} WebSocket terminals, a burst of {args.incidents} incidents")
-        for col in ("deliveries expected", "received", "lost", "duplicates", "p50 s", "p99 s", "max s", "burst done in s"):
+        table = Table(
+            title=f"alert latency: {args.terminals} WebSocket terminals, a burst of {args.incidents} incidents"
+        )
+        for col in (
+            "deliveries expected",
+            "received",
+            "lost",
+            "duplicates",
+            "p50 s",
+            "p99 s",
+            "max s",
+            "burst done in s",
+        ):
             table.add_column(col, justify="right")
         table.add_row(
             str(expected), str(len(received)), str(expected - len(received)), str(duplicates),
