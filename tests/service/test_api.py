@@ -211,3 +211,31 @@ def test_kpis_count_dismissals_per_camera_day(client: TestClient, runtime: Servi
     assert kpis["false_alarms"]["K2"]["camera_days"] == pytest.approx(0.5)
     assert kpis["false_alarms"]["K2"]["per_camera_day"] == pytest.approx(2.0)
     assert kpis["false_alarms"]["K2"]["reasons"] == {"阴影误报": 1}
+
+
+def test_no_password_token_or_key_reaches_the_logs(
+    client: TestClient, runtime: ServiceRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    client.post("/api/v1/auth/login", json={"username": "off_east", "password": "my-wrong-Secret-9"})
+    token = login(client, "off_east")["Authorization"].split()[1]
+    client.get("/api/v1/incidents", headers={"Authorization": f"Bearer {token}"})
+    ingest(runtime)
+    logged = caplog.text
+    assert "failed login for 'off_east'" in logged  # the attempt is logged…
+    assert "my-wrong-Secret-9" not in logged and PASSWORD not in logged and token not in logged  # …its secrets not
+
+
+def test_json_logs_carry_the_ids_of_what_they_are_about() -> None:
+    import json
+    import logging
+
+    from yingyan.service.logs import JsonFormatter
+
+    record = logging.LogRecord("yingyan.x", logging.WARNING, __file__, 1, "alert %s decided", ("ALR-1",), None)
+    record.incident_id, record.camera_id = "INC-20261201-0001", "K2"
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "alert ALR-1 decided" and line["level"] == "warning"
+    assert line["incident_id"] == "INC-20261201-0001" and line["camera_id"] == "K2" and "alert_id" not in line

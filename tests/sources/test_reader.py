@@ -218,3 +218,11 @@ def test_fast_decoding_gives_the_same_frames_at_the_same_times_nearly_the_same_p
         float(np.mean(np.abs(a.image.astype(int) - b.image.astype(int)))) for a, b in zip(normal, fast, strict=True)
     ]
     assert 0.0 < max(diffs) < 8.0  # deblocking skipped: blockier (errors build up to the next key frame)
+
+
+def test_a_camera_password_in_a_stream_url_is_never_shown(caplog: pytest.LogCaptureFixture) -> None:
+    config = SourceConfig(uri="rtsp://admin:s3cret-pw@127.0.0.1:9/Streaming/Channels/101", open_timeout_s=1.0)
+    with pytest.raises(SourceError) as error:
+        _read_all(config.model_copy(update={"reconnect": False}), limit_s=15.0)
+    assert "s3cret-pw" not in str(error.value) and "admin:***@127.0.0.1" in str(error.value)
+    assert "s3cret-pw" not in caplog.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import Field
 
 from yingyan.config import StrictModel
@@ -96,6 +98,11 @@ class SourceConfig(StrictModel):
         gt=0,
         le=120,
     )
+
+    @property
+    def shown(self) -> str:
+        """The URI as logs and errors show it: a password in it (rtsp://user:password@host) hidden."""
+        return re.sub(r"^([a-z][a-z0-9+.-]*://[^:/@]*):[^@/]*@", r"\1:***@", self.uri, flags=re.IGNORECASE)
 
     @property
     def is_live(self) -> bool:

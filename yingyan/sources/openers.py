@@ -34,7 +34,7 @@ def decode(config: SourceConfig) -> Iterator[Decoded]:
         yield from _decode_folder(path, config.image_fps)
         return
     if not config.uri.lower().startswith(("rtsp", "rtmp", "http", "udp", "srt")) and not path.exists():
-        raise SourceError(f"source {config.uri}: no such file or folder")
+        raise SourceError(f"source {config.shown}: no such file or folder")
     yield from _decode_av(config)
 
 
@@ -43,10 +43,10 @@ def _decode_av(config: SourceConfig) -> Iterator[Decoded]:
     try:
         container = av.open(config.uri, options=options, timeout=(config.open_timeout_s, config.open_timeout_s))
     except (av.FFmpegError, OSError) as error:
-        raise SourceError(f"source {config.uri}: cannot open ({_reason(error)})") from None
+        raise SourceError(f"source {config.shown}: cannot open ({_reason(error)})") from None
     try:
         if not container.streams.video:
-            raise SourceError(f"source {config.uri}: no video stream")
+            raise SourceError(f"source {config.shown}: no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         if config.fast_decode:
@@ -63,9 +63,11 @@ def _decode_av(config: SourceConfig) -> Iterator[Decoded]:
                 yield (float(t) if t is not None else count / rate), image
                 count += 1
         except (av.FFmpegError, OSError) as error:
-            raise SourceError(f"source {config.uri}: decoding failed after {count} frames ({_reason(error)})") from None
+            raise SourceError(
+                f"source {config.shown}: decoding failed after {count} frames ({_reason(error)})"
+            ) from None
         if count == 0:
-            raise SourceError(f"source {config.uri}: no decodable video frames")
+            raise SourceError(f"source {config.shown}: no decodable video frames")
     finally:
         container.close()
 

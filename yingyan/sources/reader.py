@@ -60,7 +60,7 @@ class FrameReader:
 
     def __init__(self, config: SourceConfig, name: str | None = None, decoder: Decoder = decode) -> None:
         self.config = config
-        self.name = name or config.uri
+        self.name = name or config.shown
         self._decoder = decoder
         self._queue: queue.Queue[object] = queue.Queue(maxsize=config.queue_size)
         self._stop = threading.Event()
@@ -133,7 +133,7 @@ class FrameReader:
         now = time.monotonic()
         with self._lock:
             return SourceHealth(
-                uri=self.config.uri,
+                uri=self.config.shown,
                 state=self._state,
                 reconnects=self._reconnects,
                 decoded=self._decoded,
