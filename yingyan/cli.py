@@ -169,47 +169,103 @@ def sim_run(
 
 @app.command("demo")
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the demo run (replaced if it exists).")] = Path(
-        "runs/demo"
-    ),
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder of the demo (its simulation is kept and reused).")
+    ] = Path("runs/demo"),
+    scenario: Annotated[str, typer.Option(help="Built-in scenario or scenario file.")] = DEFAULT_SCENARIO,
+    speed: Annotated[
+        float, typer.Option(help="Play the cameras at this multiple of real time.", min=0.1, max=20)
+    ] = 1.0,
     duration: Annotated[float | None, typer.Option(help="Override the recording length in seconds.", min=1)] = None,
+    host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the console and terminal.")] = 8080,
+    browser: Annotated[bool, typer.Option("--open/--no-open", help="Open the console and a terminal.")] = True,
 ) -> None:
-    """The main job on the embedded default: simulate the default checkpoint network, then run every camera's
-    pipeline and the incident engine on its videos and show the incidents found beside the truth."""
-    from yingyan.incidents.site_run import SiteRunOptions, run_site
+    """The whole loop on the embedded default: simulate the default network with its incident, run every
+    camera's pipeline on the rendered video as a live camera, the incident engine and the service (SQLite),
+    and serve the console and the officer's terminal until Ctrl-C."""
+    import threading
 
-    options = RunOptions(seed=1, duration_s=duration, force=True)
-    found = out_dir / "yingyan"
+    import uvicorn
+
+    from yingyan.service.api import create_app
+    from yingyan.service.demo import add_demo_users, demo_site, simulate
+    from yingyan.service.runtime import ServeOptions, ServiceRuntime
+
     try:
-        path = _run(DEFAULT_SCENARIO, out_dir, options)
         with _progress() as progress:
-            site = load_model(Site, path / "site.yaml")
-            task = progress.add_task("cameras analysed, incidents found", total=len(site.cameras))
-            result = run_site(path / "site.yaml", found, SiteRunOptions(), on_camera=lambda _: progress.advance(task))
+            sim = simulate(out_dir, scenario, 1, duration, progress)
+        runtime = ServiceRuntime(demo_site(out_dir, sim, host, port), ServeOptions(speed=speed))
+        users = add_demo_users(runtime)
     except YingyanError as error:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-    table = Table(title=f"{manifest['scenario']}: what happened (ground truth)")
+        raise _fail(error) from None
+    manifest = json.loads((sim / "manifest.json").read_text(encoding="utf-8"))
+    out.print(_truth_table(manifest))
+    base = f"http://{host}:{port}"
+    logins = Table(title="demo logins (demo only: change them on a real site)")
+    for col in ("user", "password", "role", "what"):
+        logins.add_column(col)
+    for u in users:
+        logins.add_row(u.username, u.password, u.role.value, u.note)
+    out.print(logins)
+    out.print(f"console  [bold]{base}/console[/]   (log in as dispatcher)")
+    out.print(
+        f"terminal [bold]{base}/terminal[/]  (log in as officer; from a phone: this machine's address, --host 0.0.0.0)"
+    )
+    out.print(
+        f"cameras play at {speed:g}× real time; the incident begins {manifest['incidents'][0]['start_s']:.0f} s in. "
+        "Ctrl-C stops."
+    )
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host=host, port=port, log_config=None,
+                                           ws="websockets-sansio", lifespan="on"))  # fmt: skip
+
+    def when_ready() -> None:
+        import os
+        import sys
+        import time
+        import webbrowser
+
+        while not server.started and not server.should_exit:
+            time.sleep(0.2)
+        if browser and server.started and (sys.platform in ("darwin", "win32") or os.environ.get("DISPLAY")):
+            webbrowser.open(f"{base}/console")
+            webbrowser.open(f"{base}/terminal")
+        runtime.cameras_done.wait()
+        if not server.should_exit:
+            from yingyan.service.access import SYSTEM
+
+            found = runtime.store.incidents(SYSTEM, limit=50)
+            table = Table(title="the cameras have played to their end: incidents in the service")
+            for col in ("id", "cause", "state", "source", "cameras", "detected"):
+                table.add_column(col)
+            for i in found:
+                table.add_row(i["id"], i["cause"], i["state"], i["source_segment"], ", ".join(i["camera_ids"]),
+                              i["detected_at"][11:19])  # fmt: skip
+            out.print(table)
+            out.print("still serving the console and terminal; Ctrl-C stops")
+
+    threading.Thread(target=when_ready, daemon=True).start()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    out.print(
+        f"demo stopped; its simulation stays in [bold]{sim}[/] (reused next time), its database in {out_dir}/service"
+    )
+
+
+def _truth_table(manifest: dict[str, object]) -> Table:
+    table = Table(title=f"{manifest['scenario']}: what will happen (ground truth)")
     for col in ("incident", "type", "start s", "end s", "seen by", "congestion per camera (start–end s)"):
         table.add_column(col)
-    for inc in manifest["incidents"]:
+    for inc in manifest["incidents"]:  # type: ignore[attr-defined]
         spread = ", ".join(
             f"{cam} {c['start_s']:.0f}–{'…' if c['end_s'] is None else format(c['end_s'], '.0f')}"
             for cam, c in inc["congestion"].items()
         )
-        table.add_row(
-            inc["id"],
-            inc["type"],
-            str(inc["start_s"]),
-            str(inc["end_s"]),
-            ", ".join(inc["camera_ids"]) or "no camera",
-            spread or "none",
-        )
-    out.print(table)
-    out.print(_incident_table("what Yingyan found in the videos", result.incidents))
-    out.print(f"run in [bold]{path}[/]: videos under cameras/*/video.mp4, charts spacetime_*.png, manifest.json")
-    out.print(f"found in [bold]{found}[/]: incidents.jsonl, events.jsonl, evidence under cameras/*/evidence/")
+        table.add_row(inc["id"], inc["type"], str(inc["start_s"]), str(inc["end_s"]),
+                      ", ".join(inc["camera_ids"]) or "no camera", spread or "none")  # fmt: skip
+    return table
 
 
 def _incident_table(title: str, incidents: list[Incident]) -> Table:

@@ -57,6 +57,8 @@ def analyze(
     on_frame: Callable[[float], None] | None = None,
     events: CameraEvents | None = None,
     publish: Callable[[Message], object] | None = None,
+    preview: Callable[[float, np.ndarray], object] | None = None,
+    preview_every_s: float = 1.0,
 ) -> AnalysisSummary:
     """Analyse one camera's source into ``out``; returns counts of what was written.
 
@@ -65,7 +67,9 @@ def analyze(
     event detectors run on every frame and ``events.jsonl`` gets a line each time an event is
     raised or ends, its evidence (snapshot, clip) under ``out/evidence``. With ``publish``, the
     camera publishes what it writes as it writes it (lane states, events), its stream clock each
-    second and its source's health (the camera side of DESIGN.md's message boundary).
+    second and its source's health (the camera side of DESIGN.md's message boundary). With
+    ``preview``, every ``preview_every_s`` of stream time it is handed the frame with the overlay
+    drawn (boxes, ids, speeds, lanes, queues), for a live view.
     """
     out.mkdir(parents=True, exist_ok=True)
     fps = source.fps or 5.0
@@ -90,6 +94,7 @@ def analyze(
     camera_id = calibration.camera_id
     next_tick = 0.0
     next_health = 0.0
+    next_preview = 0.0
     try:
         with FrameReader(source, name=camera_id) as reader:
             for frame in reader:
@@ -105,7 +110,8 @@ def analyze(
                 tracked = tracker.update(detector.update(image), frame.time_s)
                 points = meter.update(tracked, frame.time_s)
                 seen.update(p.track for p in points)
-                queues = meter.queues(points) if (render or events is not None) else []
+                show = preview is not None and frame.time_s >= next_preview
+                queues = meter.queues(points) if (render or show or events is not None) else []
                 assert log_file is not None
                 log_file.write(json.dumps(_frame_record(frame.time_s, tracked, points)) + "\n")
                 rows = meter.flush(frame.time_s)
@@ -128,6 +134,9 @@ def analyze(
                     if arrived >= next_health:
                         publish(_health(camera_id, reader, frame.time_s, time.monotonic() - arrived))
                         next_health = arrived + 1.0
+                if show and preview is not None:
+                    preview(frame.time_s, _overlay(image, tracked, points, calibration, queues))
+                    next_preview = frame.time_s + preview_every_s
                 if render:
                     if writer is None:
                         writer = VideoWriter(out / "overlay.mp4", image.shape[1], image.shape[0], fps=fps, crf=23)

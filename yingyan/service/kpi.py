@@ -88,7 +88,8 @@ def aggregate(session: Session, principal: Principal, since: datetime, until: da
             camera = r.source_camera_id or "?"
             dismissed[camera] += 1
             reasons[camera][str(dismissal.data.get("reason", ""))] += 1
-    observed = _camera_days(session, since, until)
+    visible = {c.id for c in session.scalars(select(m.Camera)) if principal.in_district(c.district)}
+    observed = {cam: days for cam, days in _camera_days(session, since, until).items() if cam in visible}
     cameras = sorted(set(observed) | set(dismissed))
     return {
         "since": since.isoformat(),

@@ -23,9 +23,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import cv2
+import numpy as np
 
 from yingyan.bus import CameraHealth, ClockTick, EventReport, IncidentReport, LaneStateRecord, MemoryBus
 from yingyan.calibration import CameraCalibration
@@ -95,11 +99,19 @@ class ServiceRuntime:
         self.run = RunContext(f"{self.site.name}:{stamp}", self.started_at, self.root,
                               self.options.speed if paced else 1.0)  # fmt: skip
         self.health: dict[str, tuple[CameraHealth, float]] = {}
+        self.frames: dict[str, tuple[float, bytes]] = {}  # camera -> (stream time, JPEG of its overlay view)
+        baseline_path = self.options.baseline or (self.root / self.site.baseline if self.site.baseline else None)
+        self.baseline = Baseline.load(baseline_path) if baseline_path is not None else None
+        # Local time of stream second 0, as the engine and the baseline count time of day.
+        self.local_start = self.options.start or self.started_at.astimezone(ZoneInfo(self.site.timezone)).replace(
+            tzinfo=None
+        )
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._ingest = self.bus.subscribe("service", (IncidentReport, EventReport, LaneStateRecord, CameraHealth))
+        self.cameras_done = threading.Event()  # every camera's file (or the replay) has played to its end
         self.errors: list[str] = []
 
     # -- life cycle --------------------------------------------------------------------------------
@@ -114,8 +126,14 @@ class ServiceRuntime:
         if self.options.replay is not None:
             self._spawn("replay", self._replay)
         elif self.options.cameras:
-            for cam in self.site.cameras:
-                self._spawn(f"camera-{cam.id}", _bind(self._camera, cam.id))
+            cameras = [self._spawn(f"camera-{cam.id}", _bind(self._camera, cam.id)) for cam in self.site.cameras]
+
+            def all_done() -> None:
+                for thread in cameras:
+                    thread.join()
+                self.cameras_done.set()
+
+            self._spawn("cameras-done", all_done)
         log.info("service for %s: %d cameras, database %s", self.site.name, len(self.site.cameras), self.db.url)
 
     async def stop(self) -> None:
@@ -127,7 +145,7 @@ class ServiceRuntime:
             self._task.cancel()
         self.db.dispose()
 
-    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+    def _spawn(self, name: str, target: Callable[[], None]) -> threading.Thread:
         def guarded() -> None:
             try:
                 target()
@@ -138,6 +156,7 @@ class ServiceRuntime:
         thread = threading.Thread(target=guarded, name=name, daemon=True)
         self._threads.append(thread)
         thread.start()
+        return thread
 
     # -- the service side of the bus ---------------------------------------------------------------
 
@@ -194,11 +213,13 @@ class ServiceRuntime:
 
     def _engine(self) -> IncidentEngine:
         network = Network.from_site(self.site, self.root)
-        path = self.options.baseline or (self.root / self.site.baseline if self.site.baseline else None)
-        baseline = Baseline.load(path) if path is not None else None
-        start = self.options.start or self.started_at.astimezone().replace(tzinfo=None)
         roads = {c.id: c.road_class for c in self.site.cameras}
-        return IncidentEngine(network, self.site.incident_rules, baseline, start, roads)
+        return IncidentEngine(network, self.site.incident_rules, self.baseline, self.local_start, roads)
+
+    def local_time(self, instant: datetime) -> datetime:
+        """The engine's local clock at a stored instant (the baseline's time of day)."""
+        stream_s = (instant - self.run.clock_start).total_seconds() * self.run.speed
+        return self.local_start + timedelta(seconds=stream_s)
 
     def _engine_loop(self, engine: IncidentEngine) -> None:
         inbox = self.bus.subscribe("engine", (EventReport, LaneStateRecord, ClockTick))
@@ -242,9 +263,14 @@ class ServiceRuntime:
             if self._stop.is_set():
                 raise _Stopped
 
+        def view(time_s: float, image: np.ndarray) -> None:
+            ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+            if ok:
+                self.frames[camera_id] = (time_s, jpeg.tobytes())
+
         try:
             analyze(config, calibration, detector, out, events=CameraEvents(calibration, cam.rules),
-                    publish=self.bus.publish, on_frame=stop_asked)  # fmt: skip
+                    publish=self.bus.publish, on_frame=stop_asked, preview=view)  # fmt: skip
         except _Stopped:
             return
         self.bus.publish(CameraHealth(camera_id, 0.0, "ended", 0.0, 0.0, 0, 0, 0.0))
@@ -282,6 +308,7 @@ class ServiceRuntime:
             _, _, message = heapq.heappop(queue)
             self.bus.publish(message)
         log.info("replay of %s finished", folder)
+        self.cameras_done.set()
 
     # -- health ------------------------------------------------------------------------------------
 

@@ -641,6 +641,54 @@ class IncidentStore:
                 for r in rows
             ]
 
+    def latest_states(self, principal: Principal) -> dict[str, dict[str, Any]]:
+        """Each visible camera's latest interval: the worst level and slowest speed over its lanes."""
+        with self.db.sessions() as s:
+            latest = (
+                select(m.LaneState.camera_id, func.max(m.LaneState.window_start).label("w"))
+                .group_by(m.LaneState.camera_id)
+                .subquery()
+            )
+            rows = s.execute(
+                select(m.LaneState).join(
+                    latest, (m.LaneState.camera_id == latest.c.camera_id) & (m.LaneState.window_start == latest.c.w)
+                )
+            ).scalars()
+            visible = {c.id for c in s.scalars(select(m.Camera)) if principal.in_district(c.district)}
+            out: dict[str, dict[str, Any]] = {}
+            for r in rows:
+                if r.camera_id not in visible:
+                    continue
+                item = out.setdefault(
+                    r.camera_id, {"window_start": r.window_start.isoformat(), "level": 0, "speed_kmh": None,
+                                  "flow_vph": 0.0, "queue_m": 0.0},
+                )  # fmt: skip
+                item["level"] = max(item["level"], r.level)
+                if r.speed_kmh is not None:
+                    item["speed_kmh"] = (
+                        r.speed_kmh if item["speed_kmh"] is None else min(item["speed_kmh"], r.speed_kmh)
+                    )
+                item["flow_vph"] += r.flow_vph or 0.0
+                item["queue_m"] = max(item["queue_m"], r.queue_m or 0.0)
+            return out
+
+    def speeds(self, camera_ids: list[str], since: datetime, until: datetime) -> dict[str, list[tuple[str, float]]]:
+        """Mean speed over the lanes per camera and interval (for a space-time view of a spread)."""
+        with self.db.sessions() as s:
+            rows = s.execute(
+                select(m.LaneState.camera_id, m.LaneState.window_start, func.avg(m.LaneState.speed_kmh))
+                .where(m.LaneState.camera_id.in_(camera_ids), m.LaneState.window_start >= since,
+                       m.LaneState.window_start < until)
+                .group_by(m.LaneState.camera_id, m.LaneState.window_start)
+                .order_by(m.LaneState.window_start)
+            ).all()  # fmt: skip
+            out: dict[str, list[tuple[str, float]]] = {c: [] for c in camera_ids}
+            for camera, window, speed in rows:
+                if speed is not None:
+                    out[str(camera)].append((window.isoformat() if isinstance(window, datetime) else str(window),
+                                             round(float(speed), 1)))  # fmt: skip
+            return out
+
     def departments(self) -> list[dict[str, str]]:
         return [{"code": d.code, "name_zh": d.name_zh, "name_en": d.name_en} for d in self.config.departments]
 

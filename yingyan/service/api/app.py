@@ -101,6 +101,8 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         description="Abnormal congestion incidents, their alerts and their closed loop (鹰眼).",
         lifespan=lifespan,
         responses=ERRORS,
+        docs_url=None,  # the interactive docs load scripts from a CDN; police networks are offline
+        redoc_url=None,
     )
     app.state.runtime = runtime
     store = runtime.store
@@ -287,6 +289,82 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         begin = _aware(since) or end - timedelta(days=2)
         return store.lane_states(who, camera_id, begin, end)
 
+    @app.get("/api/v1/network", tags=["network"])
+    def network(who: Who) -> dict[str, Any]:
+        """The checkpoint network as the console draws it: cameras with their place, state and health, links."""
+        states = store.latest_states(who)
+        health = {h["camera_id"]: h for h in runtime.camera_health()}
+        cameras = []
+        for cam in store.cameras(who):
+            cameras.append({**cam, "state": states.get(cam["id"]), "health": health.get(cam["id"])})
+        visible = {c["id"] for c in cameras}
+        links = [
+            {"upstream": link.upstream, "downstream": link.downstream, "distance_m": link.distance_m}
+            for link in runtime.site.links
+            if link.upstream in visible and link.downstream in visible
+        ]
+        return {"site": runtime.site.name, "timezone": runtime.site.timezone, "cameras": cameras, "links": links}
+
+    @app.get("/api/v1/cameras/{camera_id}/frame.jpg", tags=["network"], response_class=Response)
+    def frame(camera_id: str, who: Who) -> Response:
+        """The camera's latest view with the analysis drawn on it (boxes, ids, speeds, lanes, queues)."""
+        if camera_id not in {c["id"] for c in store.cameras(who)} or camera_id not in runtime.frames:
+            raise NotFound(f"no live view of camera {camera_id}")
+        time_s, jpeg = runtime.frames[camera_id]
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store",
+                                                                "X-Stream-Time": f"{time_s:.1f}"})  # fmt: skip
+
+    @app.get("/api/v1/cameras/{camera_id}/baseline", tags=["network"])
+    def baseline(
+        camera_id: str,
+        who: Who,
+        since: Annotated[datetime | None, Query()] = None,
+        until: Annotated[datetime | None, Query()] = None,
+    ) -> list[dict[str, Any]]:
+        """The usual speed, flow and occupancy of each lane at the times of its stored intervals."""
+        end = _aware(until) or datetime.now(UTC) + timedelta(days=1)
+        begin = _aware(since) or end - timedelta(days=2)
+        rows = store.lane_states(who, camera_id, begin, end)
+        cam = next((c for c in runtime.site.cameras if c.id == camera_id), None)
+        out = []
+        for row in rows:
+            when = runtime.local_time(datetime.fromisoformat(row["window_start"]))
+            if runtime.baseline is not None and cam is not None:
+                usual = runtime.baseline.expected(camera_id, row["lane_id"], when, cam.road_class)
+            elif cam is not None:
+                from yingyan.incidents.baseline import cold_start
+
+                usual = cold_start(cam.road_class)
+            else:
+                continue
+            out.append({"lane_id": row["lane_id"], "window_start": row["window_start"], "speed_kmh": usual.speed_kmh,
+                        "speed_spread_kmh": usual.speed_spread_kmh, "flow_vph": usual.flow_vph,
+                        "occupancy_pct": usual.occupancy_pct, "source": usual.source})  # fmt: skip
+        return out
+
+    @app.get("/api/v1/incidents/{incident_id}/spread", tags=["incidents"])
+    def spread(incident_id: str, who: Who) -> dict[str, Any]:
+        """Speed along the road over the incident's time (its spread, to replay): cameras upstream to downstream."""
+        detail = store.incident(who, incident_id)
+        source = next((c for c in runtime.site.cameras if c.id == detail["source_camera_id"]), None)
+        direction = source.direction if source is not None else None
+        road = sorted(
+            (c for c in runtime.site.cameras if direction is None or c.direction == direction),
+            key=lambda c: c.position_m if c.position_m is not None else 0.0,
+        )
+        visible = {c["id"] for c in store.cameras(who)}
+        ids = [c.id for c in road if c.id in visible]
+        begin = datetime.fromisoformat(detail["started_at"]) - timedelta(minutes=10)
+        ended = detail["ended_at"]
+        end = (datetime.fromisoformat(ended) if ended else datetime.now(UTC)) + timedelta(minutes=10)
+        speeds = store.speeds(ids, begin, end)
+        return {
+            "incident_id": incident_id, "since": begin.isoformat(), "until": end.isoformat(),
+            "cameras": [{"id": c.id, "position_m": c.position_m, "speeds": speeds.get(c.id, [])}
+                        for c in road if c.id in visible],
+            "timeline": detail["timeline"], "source_position_m": detail["source_position_m"],
+        }  # fmt: skip
+
     @app.get("/api/v1/departments", response_model=list[DepartmentOut], tags=["network"])
     def departments(who: Who) -> list[dict[str, str]]:
         return store.departments()
@@ -304,6 +382,7 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         except (TimeoutError, ValueError, AttributeError, WebSocketDisconnect):
             await _close(socket, 4400, "expected {type: hello, token, terminal_id}")
             return
+        token = token or socket.cookies.get(COOKIE, "")  # a page's socket carries the session cookie
         with store.db.sessions() as s:
             who = principal_for_token(s, token) if token else None
         if who is None or not terminal_id:
@@ -337,6 +416,9 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         finally:
             runtime.hub.remove(connection)
 
+    from yingyan.web import mount
+
+    mount(app)
     return app
 
 
