@@ -19,7 +19,21 @@ runner = CliRunner()
 
 
 @pytest.mark.parametrize(
-    "args", [[], ["config"], ["config", "schema"], ["sim"], ["sim", "list"], ["sim", "run"], ["demo"]]
+    "args",
+    [
+        [],
+        ["config"],
+        ["config", "schema"],
+        ["sim"],
+        ["sim", "list"],
+        ["sim", "run"],
+        ["demo"],
+        ["serve"],
+        ["user"],
+        ["user", "add"],
+        ["user", "list"],
+        ["user", "disable"],
+    ],
 )
 def test_every_command_has_help(args: list[str]) -> None:
     result = runner.invoke(app, [*args, "--help"])

@@ -155,7 +155,7 @@ function renderMap() {
     add("title", {}, seg).textContent = `${link.upstream} → ${link.downstream}: ${LEVEL_NAMES[lang()][level]}`;
   }
   // The spread of open incidents: a translucent band over the checkpoints they affect.
-  for (const incident of state.incidents.values()) {
+  for (const incident of ordered()) {
     const xs = (incident.camera_ids || []).map((id) => place.get(id)).filter(Boolean);
     if (xs.length > 1) {
       const r = xs[0].row;
@@ -172,8 +172,8 @@ function renderMap() {
     const speed = cam.state?.speed_kmh;
     add("title", {}, g).textContent = `${cam.name} · ${speed !== null && speed !== undefined ? Math.round(speed) + " " + t("km") : "—"}`;
   }
-  // Incidents pinned at their estimated source.
-  for (const incident of state.incidents.values()) {
+  // Open incidents pinned at their estimated source.
+  for (const incident of ordered()) {
     const cam = place.get(incident.source_camera_id);
     if (!cam) continue;
     let x = cam.x;

@@ -59,7 +59,7 @@ function arrived(alerts) {
   let fresh = false;
   for (const alert of alerts) {
     if (store.alerts.some((a) => a.alert_id === alert.alert_id)) continue; // the same alert twice: once
-    store.alerts.unshift({ ...alert, arrived_at: new Date().toISOString(), fresh: true });
+    store.alerts.unshift({ ...alert, arrived_at: new Date().toISOString(), arrived_epoch: Date.now() / 1000, fresh: true });
     fresh = true;
     refresh(alert.incident_id);
   }
