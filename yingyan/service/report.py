@@ -104,8 +104,11 @@ CAUSES = {
 }
 
 STATES = {
-    "zh": {"detected": "已发现", "alerted": "已报警", "acknowledged": "已签收", "confirmed": "已确认", "dismissed": "已驳回",
-           "dispatched": "已派警", "on_scene": "已到场", "cleared": "已清除", "reported": "已通报", "closed": "已结案"},
+    "zh": {
+        "detected": "已发现", "alerted": "已报警", "acknowledged": "已签收", "confirmed": "已确认",
+        "dismissed": "已驳回", "dispatched": "已派警", "on_scene": "已到场", "cleared": "已清除",
+        "reported": "已通报", "closed": "已结案",
+    },
     "en": {},
 }  # fmt: skip
 
