@@ -94,6 +94,7 @@ def test_the_terminal_keeps_a_tap_made_offline_and_sends_it_when_the_network_is_
     page.context.set_offline(True)
     page.click("article.card button[data-action='acknowledge']")
     page.wait_for_selector("#pending:has-text('待提交')")
+    page.wait_for_selector("#banner.show:has-text('网络中断')")  # said plainly
     page.screenshot(path=str(artifacts / "terminal-offline.png"), full_page=True)
     page.context.set_offline(False)
     page.wait_for_function("() => window.yingyan.pending.length === 0", timeout=20_000)

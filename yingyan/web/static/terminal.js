@@ -51,7 +51,8 @@ async function start() {
     });
     store.live.start();
     setInterval(flush, 5000);
-    window.addEventListener("online", flush);
+    window.addEventListener("online", () => { banner(""); flush(); });
+    window.addEventListener("offline", () => banner(t("offline")));
   }
 }
 
@@ -150,7 +151,7 @@ async function flush() {
           { method: "POST", json: { action: next.action, note: next.note || "" } });
         store.details.set(next.incident_id, detail);
       } catch (err) {
-        if (err.status === 0) break; // still offline: try again later
+        if (err.status === 0) { banner(t("offline")); break; } // still offline: try again later
         banner(`${label(ACTIONS, next.action)}: ${err.message}`); // refused (someone else moved it on): drop it
         refresh(next.incident_id);
       }
