@@ -48,8 +48,12 @@ def _run(
     ids: Callable[[int, float], int] | None = None,
     people: frozenset[int] = frozenset(),
     lateral: dict[int, Callable[[float], float]] | None = None,
+    flagged: frozenset[int] = frozenset(),
 ) -> list[Event]:
-    """Feed the vehicles' points at 5 fps; speeds by finite difference, as the lane meter measures them."""
+    """Feed the vehicles' points at 5 fps; speeds by finite difference, as the lane meter measures them.
+
+    Vehicles in ``flagged`` are marked stationary by the detector while they stand (the motion detector's
+    slow model sees them)."""
     events: list[Event] = []
     dt = 1.0 / FPS
     for k in range(int(seconds * FPS)):
@@ -63,7 +67,9 @@ def _run(
             track = ids(vid, t) if ids else vid
             y = lateral[vid](t) if lateral and vid in lateral else LANE_Y[lane]
             lane_here = 1 if -3.5 <= y <= 0 else 2 if -7 <= y < -3.5 else 0
-            points.append(TrackPoint(t, track, 0 if vid in people else 2, (x, y), lane_here, x + 2.3, speed, "forward"))
+            still = vid in flagged and abs(speed) < 0.1
+            point = TrackPoint(t, track, 0 if vid in people else 2, (x, y), lane_here, x + 2.3, speed, "forward", still)
+            points.append(point)
         events += detector.update(t, points, _queues(points))
     return events
 
@@ -304,3 +310,37 @@ def test_a_person_walking_across_the_carriageway_is_one_pedestrian_event() -> No
     assert [(e.type, e.track_ids) for e in raised] == [(EventType.PEDESTRIAN, (9,))]
     assert raised[0].alert_s <= 13.5  # on the lane from ~10.7 s, seen there 2 s
     assert any(e.type is EventType.PEDESTRIAN and e.end_s is not None for e in events)
+
+
+def test_a_stall_whose_tracks_keep_breaking_up_keeps_the_time_it_stopped() -> None:
+    """dusk-rain-stall: at the far end in rain the standing car's track is lost and found, and once its blob
+    merges with a passing car and slides in from 15 m away; the event still starts when it stopped."""
+    stop = _stalls(60.0, stop_t=20.0)
+    gaps = ((26.0, 28.0), (33.0, 35.0), (40.0, 42.0))
+
+    def seen(t: float) -> float | None:
+        if any(a <= t < b for a, b in gaps):
+            return None
+        if 42.0 <= t < 43.0:
+            return 45.0 + 15.0 * (t - 42.0)  # a merged blob sliding onto the car
+        return stop(t)
+
+    def track(vid: int, t: float) -> int:
+        return vid if vid != 1 else 100 + sum(t >= b for _, b in gaps)
+
+    detector = CameraEvents(_calibration())
+    events = _run(detector, {1: (2, seen)} | _flow(1, 200, 30, 3.0), 80.0, ids=track, flagged=frozenset({1}))
+    raised = [e for e in events if e.end_s is None]
+    assert [e.type for e in raised] == [EventType.STOPPED_VEHICLE]
+    assert 19.0 <= raised[0].start_s <= 21.5, raised[0].start_s
+
+
+def test_a_car_that_stops_where_another_drove_off_has_its_own_onset() -> None:
+    detector = CameraEvents(_calibration())
+    first = _stalls(60.0, stop_t=20.0, leave_t=32.0)  # stood 12 s (an event), then drove off
+    second = _stalls(60.0, stop_t=38.0)  # arrives 6 s later and stops at the same place
+    vehicles = {1: (2, first), 2: (2, lambda t: second(t) if t >= 30.0 else None)} | _flow(1, 200, 30, 3.0)
+    events = _run(detector, vehicles, 80.0, flagged=frozenset({1, 2}))
+    raised = [e for e in events if e.end_s is None]
+    assert [e.track_ids[0] for e in raised] == [1, 2]
+    assert 37.0 <= raised[1].start_s <= 39.5, raised[1].start_s

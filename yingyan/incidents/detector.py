@@ -32,6 +32,7 @@ BRAKE_WINDOW_S = 4.0  # a hard stop is judged on the last seconds of a track's s
 CRASH_TOGETHER_S = 3.0  # vehicles of one crash come to rest within this time of each other
 VIEW_EDGE_M = 5.0  # standing this close to either end of the measured stretch is not judged
 AWAY_S = 5.0  # a standing vehicle measured off its place this long has moved (blobs merge for seconds)
+DRIVING_OFF_S = 1.0  # …and one moving off its place this long has left it for whatever stops there next
 HANDOVER_S = 10.0  # a new track standing where another came to rest this recently is the same vehicle
 STANDING_TYPES = (EventType.STOPPED_VEHICLE, EventType.ILLEGAL_PARKING, EventType.CRASH)
 WRONG_WAY_MARGIN_M = 1.0  # a wrong-way vehicle is this far inside its lane (centred: 1.75 m), not on its edge
@@ -54,6 +55,16 @@ class _Standing:
     queued_since: float | None = None  # queued behind another vehicle since
     next_head_check: float = -math.inf
     event: str | None = None  # id of the event it raised or joined
+
+
+@dataclass
+class _Place:
+    """A place on the road where something has stood without a break (whatever its tracks)."""
+
+    anchor: tuple[float, float]
+    since: float
+    last_seen: float
+    vacated: bool = False  # a vehicle standing here was seen driving off
 
 
 @dataclass
@@ -122,6 +133,7 @@ class CameraEvents:
         self._speeds: dict[int, deque[tuple[float, float]]] = {}  # recent (t, |speed| m/s) per track
         self._first_seen: dict[int, float] = {}
         self._rested: deque[tuple[tuple[float, float], float, float]] = deque()  # (place, onset, last seen)
+        self._places: list[_Place] = []  # where something has stood lately (bounded: gone after HANDOVER_S)
         self._walkers: dict[int, _Walker] = {}  # people on the carriageway
         self._still_mps = self.rules.still_speed_kmh / 3.6
 
@@ -221,6 +233,8 @@ class CameraEvents:
             elif st is not None and (st.away_since is None or p.t - st.away_since < AWAY_S):
                 # Off its place for a moment (a passing vehicle's blob merged with it): not yet gone.
                 st.away_since = p.t if st.away_since is None else st.away_since
+                if not still and p.t - st.away_since >= DRIVING_OFF_S:
+                    self._vacated(st.anchor)  # driving off, it seems: what stops here next is another vehicle
                 continue
             elif still:
                 st = self._standing[p.track] = self._came_to_rest(p, t)
@@ -228,8 +242,12 @@ class CameraEvents:
                 left = self._standing.pop(p.track, None)
                 if left is not None and left.last_seen - left.since >= 1.0:
                     self._rested.append((left.anchor, left.onset, left.last_seen))
+                if left is not None:
+                    self._vacated(left.anchor)
                 continue
             st.last_seen = p.t
+            if p.stationary:  # the detector's own word that it stands, not only a slow measured speed
+                self._stood(st.anchor, st.onset, p.t)
             # A track standing where an open event stands keeps that event alive (and joins it).
             for key, op in self._open.items():
                 if op.event.type in STANDING_TYPES and (
@@ -289,9 +307,14 @@ class CameraEvents:
         onset and cause.
         """
         here = _Standing(anchor=p.road, since=p.t, last_seen=p.t, abrupt=self._braked_hard(p.track, p.t), onset=p.t)
+        spot = self._place_at(p.road, t)
+        if spot is not None and spot.since < here.onset:
+            # Something has stood here without a break (tracks lost and found in rain, at the far end
+            # of a view, or a blob that merged with a passing vehicle for a moment): since then.
+            here.onset = spot.since
         recent = max((v for _, v in self._speeds.get(p.track, ())), default=0.0) * 3.6
         if p.t - self._first_seen.get(p.track, p.t) > HANDOVER_S or recent >= self.rules.crash_from_kmh:
-            return here  # a track that drove here came to rest itself: nothing to inherit
+            return here  # a track that drove here came to rest itself: nothing more to inherit
         while self._rested and t - self._rested[0][2] > HANDOVER_S:
             self._rested.popleft()
         for place, onset, _ in self._rested:
@@ -310,6 +333,26 @@ class CameraEvents:
                 # start (in a dense queue, new tracks stand up where others stood a moment ago).
                 here.onset, here.abrupt = other.onset, other.abrupt or here.abrupt
         return here
+
+    def _place_at(self, road: tuple[float, float], t: float) -> _Place | None:
+        """The place where something has stood without a break, near ``road`` (none if vacated or gone)."""
+        self._places = [pl for pl in self._places if t - pl.last_seen <= HANDOVER_S]
+        near = [pl for pl in self._places if math.dist(pl.anchor, road) <= self.rules.still_radius_m and not pl.vacated]
+        return min(near, key=lambda pl: pl.since) if near else None
+
+    def _stood(self, road: tuple[float, float], onset: float, t: float) -> None:
+        """Record that something stands at ``road`` (since ``onset``) now."""
+        place = self._place_at(road, t)
+        if place is None:
+            self._places.append(_Place(road, onset, t))
+        else:
+            place.last_seen, place.since = t, min(place.since, onset)
+
+    def _vacated(self, road: tuple[float, float]) -> None:
+        """A vehicle that stood at ``road`` was seen driving off: what stands there next is another."""
+        for pl in self._places:
+            if math.dist(pl.anchor, road) <= self.rules.still_radius_m:
+                pl.vacated = True
 
     def _braked_hard(self, track: int, t: float) -> bool:
         """Whether a track that has just come to rest was moving fast a moment before (a hard stop)."""

@@ -49,6 +49,7 @@ class TrackPoint:
     s: float  # front bumper along the first lane's direction of travel (m)
     speed: float = 0.0  # m/s along that direction over the last second or so (for display)
     direction: str = ""  # carriageway of the lane, "" when on no measured lane
+    stationary: bool = False  # the detector saw it stand (the motion detector's slow model), where it says so
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class LaneMeter:
         xyxy = tracked.xyxy[keep]
         ids = tracked.tracker_id[keep]
         classes = tracked.class_id[keep] if tracked.class_id is not None else np.full(len(ids), 2)
+        still = np.asarray(tracked.data.get("stationary", np.zeros(len(tracked), bool)), dtype=bool)[keep]
         centres = self._locator.locate(xyxy, classes)
         # Stitch only near the measured lanes: far from them (and beyond a rough calibration's
         # horizon) road positions are too coarse to judge a track's motion, so tracker ids stand.
@@ -137,11 +139,12 @@ class LaneMeter:
         ids = ids.astype(int).copy()
         ids[near] = self._stitcher.update(time_s, ids[near], centres[near] @ self._travel, centres[near] @ self._across)
         points = []
-        for (u, v), track, cls in zip(centres, ids, classes, strict=True):
+        for (u, v), track, cls, is_still in zip(centres, ids, classes, still, strict=True):
             lane, direction = self._lane_of(float(u), float(v))
             s = float(np.array([u, v]) @ self._travel) + CLASS_LENGTH_M.get(int(cls), 4.6) / 2
             speed = self._stitcher.speed(int(track))
-            points.append(TrackPoint(time_s, int(track), int(cls), (float(u), float(v)), lane, s, speed, direction))
+            place = (float(u), float(v))
+            points.append(TrackPoint(time_s, int(track), int(cls), place, lane, s, speed, direction, bool(is_still)))
         self._points.extend(points)
         return points
 
