@@ -101,6 +101,31 @@ def test_unexplained_congestion_names_the_link_beyond_the_last_congested_checkpo
     assert len(engine.incidents) == 1 and engine.incidents[0].camera_ids == ("K2", "K1")
 
 
+def test_when_the_checkpoint_past_an_unseen_link_congests_too_the_source_moves_on_to_it() -> None:
+    """lane-closure: K2's queue was reported a moment before K3's (the closure is in K3's view):
+    one incident, its source at K3, not a second one."""
+    engine = IncidentEngine(_corridor())
+    engine.update(300.0, states=_flows("K3", [2400] * 5) + _flows("K2", [2400] * 5))
+    first = engine.update(330.0, [_event(EventType.CONGESTION, "K2", 579.0, 300.0, 330.0)])
+    assert first[0].source_segment == "K2>K3" and first[0].alert_s == 330.0
+    engine.update(331.0, [_event(EventType.CONGESTION, "K3", 1040.0, 301.0, 331.0)])  # head well inside K3's view
+    assert len(engine.incidents) == 1
+    (incident,) = engine.incidents
+    assert incident.source_segment == "K3" and incident.source_position_m == 1040.0 and incident.cause == "blockage"
+    assert incident.alert_s == 330.0 and set(incident.camera_ids) == {"K2", "K3"}
+    assert any("source moved on to K3" in what for _, what in incident.timeline)
+
+
+def test_a_vehicle_standing_in_a_stop_and_go_queue_upstream_joins_the_incident_ahead() -> None:
+    """A stopped vehicle at K1, in the queue of a stall at K2, after K1's congestion report ended for a while."""
+    engine = IncidentEngine(_corridor())
+    engine.update(40.0, [_event(EventType.STOPPED_VEHICLE, "K2", 560.0, 28.0, 38.0)])
+    engine.update(300.0, [_event(EventType.CONGESTION, "K1", 75.0, 250.0, 280.0)])
+    engine.update(400.0, [_event(EventType.CONGESTION, "K1", 75.0, 250.0, 280.0, end=390.0)])
+    engine.update(420.0, [_event(EventType.STOPPED_VEHICLE, "K1", 60.0, 405.0, 415.0)])
+    assert len(engine.incidents) == 1 and len(engine.incidents[0].event_ids) == 3
+
+
 def test_the_position_on_an_unseen_link_follows_the_backward_wave() -> None:
     """The farther the blockage from K2, the later its queue arrives after K3's flow drops."""
 

@@ -241,8 +241,11 @@ class IncidentEngine:
         cause further downstream (an incident, or a bottleneck's recurrent peak: in a standing jam a
         vehicle that stands is one of the queue)."""
         cam = self.network.checkpoints[event.camera_id]
-        for congestion in self._congestion[event.camera_id].values():
-            owner = self._records.get(self._owner.get(congestion.id, ""))
+        owners = [self._records.get(self._owner.get(c.id, "")) for c in self._congestion[event.camera_id].values()]
+        # …or an open incident whose queue has reached this camera already (a stop-and-go queue's congestion
+        # report comes and goes; the queue is still there).
+        owners += [r for r in self._open() if event.camera_id in r.camera_ids and r.source_camera_id != event.camera_id]
+        for owner in owners:
             if owner is None or owner.end_s is not None or owner.source_position_m is None:
                 continue
             if cam.sign * (owner.source_position_m - x) > self.rules.join_radius_m:
@@ -279,6 +282,8 @@ class IncidentEngine:
         self._congestion[camera_id][event.id] = event
         record = self._explaining(camera_id)
         if record is None:
+            record = self._spread_past(event)
+        if record is None:
             record = self._from_congestion(event)
         elif first or camera_id not in record.camera_ids:
             record.timeline.append((event.alert_s, f"congestion at {camera_id}"))
@@ -304,7 +309,24 @@ class IncidentEngine:
                     best = record
         return best
 
-    def _from_congestion(self, event: Event) -> _Record:
+    def _spread_past(self, event: Event) -> _Record | None:
+        """An incident placed on the unseen link that ends at this camera, now that this camera congests too.
+
+        Its source was the most downstream congested checkpoint whose downstream neighbour flowed;
+        the neighbour is congested now (its report came a moment later, or the queue reaches it), so
+        the source moves on to it: its view if the queue's head stands there, else the link beyond.
+        """
+        camera_id = event.camera_id
+        for record in self._open():
+            if record.link is None or record.link.downstream != camera_id or record.cause not in (BLOCKAGE, RECURRENT):
+                continue
+            moved = self._from_congestion(event, into=record)
+            what = f"congestion at {camera_id} too: source moved on to {moved.source_segment}"
+            moved.timeline.append((event.alert_s, what))
+            return moved
+        return None
+
+    def _from_congestion(self, event: Event, into: _Record | None = None) -> _Record:
         """Congestion nothing explains: an incident at its source, abnormal or recurrent."""
         camera_id = event.camera_id
         cam = self.network.checkpoints[camera_id]
@@ -312,6 +334,20 @@ class IncidentEngine:
         inside = cam.road_x_is_chainage and cam.sign * (cam.downstream_edge_m - head) >= self.rules.head_in_view_m
         free = [lk for lk in self.network.downstream(camera_id) if not self._congestion.get(lk.downstream)]
         abnormal = self._departs(event)
+        if into is not None:
+            # An incident moving downstream keeps what it was: abnormal once, abnormal still.
+            abnormal = abnormal or into.abnormal
+            into.cause = BLOCKAGE if abnormal else RECURRENT
+            into.abnormal = abnormal
+            into.source_camera_id = camera_id
+            if inside or not free:
+                into.source_segment, into.source_position_m, into.link = camera_id, head, None
+            else:
+                link = free[0]
+                into.source_segment = f"{link.upstream}>{link.downstream}"
+                into.source_position_m = self.network.along(link, self.network.gap_m(link) / 2.0)
+                into.link = link
+            return into
         cause = BLOCKAGE if abnormal else RECURRENT  # what blocks the road at the queue's head is not seen
         if inside or not free:
             record = self._new(EventType.CONGESTION.value, cause, abnormal, camera_id, camera_id, head, event.start_s)
