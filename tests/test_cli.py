@@ -127,3 +127,25 @@ def test_scenario_file_one_way_with_a_departing_camera(tmp_path: Path) -> None:
         assert sum(1 for _ in handle) > 30
     lanes = {row.split(",")[1] for row in (out / "cameras" / "G1" / "lane_state.csv").read_text().splitlines()[1:]}
     assert lanes == {"G1-L1", "G1-L2", "G1-L3"}
+
+
+def test_users_are_added_listed_and_disabled_from_the_command_line(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'users.db'}"
+    added = runner.invoke(app, ["user", "add", "wang", "--role", "dispatcher", "--district", "chengdong",
+                                "--supervisor", "--password-stdin", "--db", db], input="a long password\n")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    short = runner.invoke(app, ["user", "add", "li", "--role", "officer", "--district", "x", "--password-stdin",
+                                "--db", db], input="short\n")  # fmt: skip
+    assert short.exit_code == 2 and "at least 8 characters" in short.output
+    twice = runner.invoke(app, ["user", "add", "wang", "--role", "viewer", "--district", "x", "--password-stdin",
+                                "--db", db], input="a long password\n")  # fmt: skip
+    assert twice.exit_code == 2 and "exists already" in twice.output
+    liaison = runner.invoke(app, ["user", "add", "zhao", "--role", "liaison", "--district", "x", "--password-stdin",
+                                  "--db", db], input="a long password\n")  # fmt: skip
+    assert liaison.exit_code == 2 and "needs a department" in liaison.output
+    assert runner.invoke(app, ["user", "disable", "wang", "--db", db]).exit_code == 0
+    listed = runner.invoke(app, ["user", "list", "--db", db], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0 and "wang" in listed.output and "disabled" in listed.output
+    assert "a long password" not in listed.output
+    missing = runner.invoke(app, ["user", "disable", "nobody", "--db", db])
+    assert missing.exit_code == 2 and "no user 'nobody'" in missing.output

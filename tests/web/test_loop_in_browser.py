@@ -51,12 +51,14 @@ def demo(short_stall_eval: Path, tmp_path: Path) -> Iterator[tuple[str, subproce
             time.sleep(0.3)
     yield base, process
     if process.poll() is None:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGINT)  # Ctrl-C
         try:
-            process.wait(timeout=30)
+            assert process.wait(timeout=30) == 0, "Ctrl-C did not stop the demo cleanly"
         finally:
             if process.poll() is None:
                 process.kill()
+        said = process.stdout.read() if process.stdout else ""
+        assert "demo stopped" in said and "Traceback" not in said, said[-2000:]
 
 
 def _login(page: Any, base: str, path: str, user: str, password: str) -> None:

@@ -117,3 +117,22 @@ def test_the_health_page_shows_stale_streams(site: LiveServer, chromium: Any, ar
     assert rows is not None and len(page.query_selector_all("#health-table tr.stale")) == 3  # no pipeline runs here
     page.screenshot(path=str(artifacts / "console-health.png"))
     assert not errors, errors
+
+
+def test_a_lost_connection_is_said_on_the_console_and_it_recovers_by_itself(
+    site: LiveServer, chromium: Any, artifacts: Path
+) -> None:
+    page, errors, _ = _page(chromium)
+    page.goto(f"{site.http}/console")
+    _login(page, "disp_east")
+    page.wait_for_selector("#conn.up")
+    page.evaluate("() => window.yingyan.live.socket.close()")  # the connection drops
+    page.wait_for_selector("#banner.show:has-text('连接中断')")
+    page.screenshot(path=str(artifacts / "console-connection-lost.png"))
+    page.wait_for_selector("#conn.up", timeout=15_000)  # back, by itself
+    page.wait_for_selector("#banner", state="hidden")
+    # What came while it was away is there: a new incident pushed after the reconnect.
+    site.runtime.store.ingest_incident(site.runtime.run, engine_incident(2, camera="K1", position=20.0))
+    site.runtime.dispatcher.wake()
+    page.wait_for_function("() => document.querySelectorAll('#queue li[data-incident]').length === 2", timeout=15_000)
+    assert not errors, errors
