@@ -185,6 +185,8 @@ def demo(
     camera's pipeline on the rendered video as a live camera, the incident engine and the service (SQLite),
     and serve the console and the officer's terminal until Ctrl-C."""
     import threading
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
 
     import uvicorn
 
@@ -235,12 +237,13 @@ def demo(
             from yingyan.service.access import SYSTEM
 
             found = runtime.store.incidents(SYSTEM, limit=50)
+            zone = ZoneInfo(runtime.site.timezone)
             table = Table(title="the cameras have played to their end: incidents in the service")
             for col in ("id", "cause", "state", "source", "cameras", "detected"):
                 table.add_column(col)
             for i in found:
-                table.add_row(i["id"], i["cause"], i["state"], i["source_segment"], ", ".join(i["camera_ids"]),
-                              i["detected_at"][11:19])  # fmt: skip
+                when = datetime.fromisoformat(i["detected_at"]).astimezone(zone).strftime("%H:%M:%S")
+                table.add_row(i["id"], i["cause"], i["state"], i["source_segment"], ", ".join(i["camera_ids"]), when)
             out.print(table)
             out.print("still serving the console and terminal; Ctrl-C stops")
 

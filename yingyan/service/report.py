@@ -190,6 +190,7 @@ def report_html(body: dict[str, Any], timezone: str, lang: str = "zh") -> str:
         t=LABELS[lang],
         causes=CAUSES[lang],
         kpi_labels=KPI_LABELS[lang],
+        states=STATES[lang],
         local=local,
         duration=duration,
         lang="zh-CN" if lang == "zh" else "en",
