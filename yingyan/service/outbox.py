@@ -27,7 +27,7 @@ from yingyan.service.metrics import ServiceMetrics
 from yingyan.service.push.mqtt import MqttPublisher, PushError
 from yingyan.service.push.terminals import DeliveryRecord, Terminal, TerminalHub
 from yingyan.service.push.webhook import WebhookSender
-from yingyan.service.store import IncidentStore
+from yingyan.service.store import IncidentStore, outbox_row
 from yingyan.service.workflow import OPEN_STATES, Action, Role, State
 
 log = logging.getLogger(__name__)
@@ -189,18 +189,7 @@ class OutboxRepository:
                 for channel in self.store.channels_for(alert.severity):
                     name = channel.split(":")[0]
                     if name in esc.channels:
-                        s.add(
-                            m.Outbox(
-                                alert_id=alert.id,
-                                channel=channel,
-                                kind="escalation",
-                                payload=payload,
-                                status="pending",
-                                attempts=0,
-                                next_attempt_at=now,
-                                created_at=now,
-                            )
-                        )
+                        s.add(outbox_row(alert.id, channel, "escalation", payload, now))
                 s.add(
                     m.Step(
                         incident_id=incident.id,

@@ -328,18 +328,7 @@ class IncidentStore:
         )
         s.flush()
         for channel in self.channels_for(row.severity):
-            s.add(
-                m.Outbox(
-                    alert_id=alert_id,
-                    channel=channel,
-                    kind="alert",
-                    payload=payload,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
+            s.add(outbox_row(alert_id, channel, "alert", payload, now))
         self._step(s, row, SYSTEM, Action.ALERT, now, note=f"alert {alert_id}")
         return alert_id
 
@@ -702,6 +691,12 @@ class IncidentStore:
         with self.db.sessions() as s:
             rows = s.execute(select(m.Incident.state, func.count()).group_by(m.Incident.state)).all()
             return {str(state): int(n) for state, n in rows}
+
+
+def outbox_row(alert_id: str, channel: str, kind: str, payload: dict[str, Any], now: datetime) -> m.Outbox:
+    """A message to send over ``channel``, due now (written in the transaction that decided it)."""
+    return m.Outbox(alert_id=alert_id, channel=channel, kind=kind, payload=payload, status="pending", attempts=0,
+                    next_attempt_at=now, created_at=now)  # fmt: skip
 
 
 def alert_payload(row: m.Incident, alert_id: str, decided_at: datetime, camera: m.Camera | None) -> dict[str, Any]:

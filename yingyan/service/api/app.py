@@ -285,9 +285,7 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         since: Annotated[datetime | None, Query()] = None,
         until: Annotated[datetime | None, Query()] = None,
     ) -> list[dict[str, Any]]:
-        end = _aware(until) or datetime.now(UTC) + timedelta(days=1)
-        begin = _aware(since) or end - timedelta(days=2)
-        return store.lane_states(who, camera_id, begin, end)
+        return store.lane_states(who, camera_id, *_window(since, until))
 
     @app.get("/api/v1/network", tags=["network"])
     def network(who: Who) -> dict[str, Any]:
@@ -322,9 +320,7 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         until: Annotated[datetime | None, Query()] = None,
     ) -> list[dict[str, Any]]:
         """The usual speed, flow and occupancy of each lane at the times of its stored intervals."""
-        end = _aware(until) or datetime.now(UTC) + timedelta(days=1)
-        begin = _aware(since) or end - timedelta(days=2)
-        rows = store.lane_states(who, camera_id, begin, end)
+        rows = store.lane_states(who, camera_id, *_window(since, until))
         cam = next((c for c in runtime.site.cameras if c.id == camera_id), None)
         out = []
         for row in rows:
@@ -433,6 +429,12 @@ async def _close(socket: WebSocket, code: int, reason: str) -> None:
 def _me(who: Principal) -> dict[str, Any]:
     return {"username": who.username, "role": who.role.value, "districts": sorted(who.districts),
             "department": who.department, "supervisor": who.supervisor}  # fmt: skip
+
+
+def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    """A camera's traffic-state window: as asked, else the two days up to tomorrow (a live run's clock)."""
+    end = _aware(until) or datetime.now(UTC) + timedelta(days=1)
+    return _aware(since) or end - timedelta(days=2), end
 
 
 def _aware(value: datetime | None) -> datetime | None:
