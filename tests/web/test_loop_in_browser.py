@@ -102,6 +102,12 @@ def test_the_stall_goes_round_the_whole_loop_in_the_browser(
     officer.wait_for_selector(f"article.card[data-incident='{incident_id}'] button[data-action='confirm']")
     tap(officer, "confirm")
 
+    # The dispatcher's console: a camera's live view with the analysis drawn on it, and its charts.
+    dispatcher.click("nav.tabs button[data-view='cameras']")
+    dispatcher.wait_for_function("() => document.querySelector('#liveview')?.naturalWidth > 0", timeout=20_000)
+    dispatcher.wait_for_selector("#cam-view .uplot")
+    dispatcher.screenshot(path=str(artifacts / "console-camera.png"))
+    dispatcher.click("nav.tabs button[data-view='map']")
     # The dispatcher takes it on the console: dispatch, …
     dispatcher.wait_for_selector(f"#queue li[data-incident='{incident_id}']")
     dispatcher.click(f"#queue li[data-incident='{incident_id}']")
