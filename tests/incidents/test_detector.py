@@ -344,3 +344,15 @@ def test_a_car_that_stops_where_another_drove_off_has_its_own_onset() -> None:
     raised = [e for e in events if e.end_s is None]
     assert [e.track_ids[0] for e in raised] == [1, 2]
     assert 37.0 <= raised[1].start_s <= 39.5, raised[1].start_s
+
+
+def test_a_vehicle_first_seen_standing_has_stood_for_the_detectors_latency_already() -> None:
+    """The motion detector reports a stopped vehicle stationary only once its fast model has absorbed it
+    (MotionDetector.stationary_after_s): a track born standing stopped that long before."""
+    detector = CameraEvents(_calibration(), stationary_after_s=6.0)
+    standing = {1: (2, lambda t: 60.0 if t >= 30.0 else None)}
+    events = _run(detector, standing | _flow(1, 200, 30, 3.0), 70.0, flagged=frozenset({1}))
+    (raised,) = [e for e in events if e.end_s is None]
+    assert 23.5 <= raised.start_s <= 24.5, raised.start_s
+    plain = _run(CameraEvents(_calibration(), stationary_after_s=6.0), standing | _flow(1, 200, 30, 3.0), 70.0)
+    assert [e.start_s for e in plain if e.end_s is None] == [30.0]  # no flag from the detector: no correction

@@ -213,3 +213,27 @@ def test_a_car_that_stops_after_the_warm_up_stays_stationary_beside_a_ghost() ->
     stopped = [_stationary_near(det, 120, 122) for det in found[200:]]
     assert all(stopped), f"{stopped.count(False)} of {len(stopped)} frames lost the stopped car"
     assert not any(_stationary_near(det, 225, 55) for det in found[80:])
+
+
+def test_a_stopped_car_is_called_stationary_about_as_late_as_the_detector_says() -> None:
+    """stationary_after_s (the event detectors date a vehicle first seen standing back by it) against
+    the detector itself: a car drives in and stops; when is it first reported stationary?"""
+    rng = np.random.default_rng(7)
+    road = _road(rng)
+    for fps in (5.0, 10.0):
+        detector = MotionDetector(fps=fps)
+        start_k, stop_k = int(20 * fps), int(22 * fps)  # enters at 20 s, drives 65 px/s, stands from 22 s
+        first = None
+        for k in range(int(45 * fps)):
+            frame = road.copy()
+            x = int(min(10 + 130 * max(k - start_k, 0) / (stop_k - start_k), 140)) if k >= start_k else -100
+            if x < 0:
+                detector.update(frame)
+                continue
+            frame[80:105, x : x + 40] = (30, 30, 200)
+            det = detector.update(frame)
+            still = [b for b, s in zip(det.xyxy, det.data.get("stationary", []), strict=False) if s and b[0] >= x - 5]
+            if k > stop_k and still and first is None:
+                first = (k - stop_k) / fps
+        assert first is not None
+        assert abs(first - detector.stationary_after_s) <= 2.0, (fps, first, detector.stationary_after_s)

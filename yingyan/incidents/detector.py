@@ -32,6 +32,8 @@ BRAKE_WINDOW_S = 4.0  # a hard stop is judged on the last seconds of a track's s
 CRASH_TOGETHER_S = 3.0  # vehicles of one crash come to rest within this time of each other
 VIEW_EDGE_M = 5.0  # standing this close to either end of the measured stretch is not judged
 AWAY_S = 5.0  # a standing vehicle measured off its place this long has moved (blobs merge for seconds)
+PLACE_RADIUS_M = 3.0  # what the detector sees standing at one place stays this close (as a standing track)
+PLACE_GAP_S = 15.0  # …and is seen there again within this long (a far car in rain is lost for seconds at a time)
 DRIVING_OFF_S = 1.0  # …and one moving off its place this long has left it for whatever stops there next
 HANDOVER_S = 10.0  # a new track standing where another came to rest this recently is the same vehicle
 STANDING_TYPES = (EventType.STOPPED_VEHICLE, EventType.ILLEGAL_PARKING, EventType.CRASH)
@@ -115,9 +117,14 @@ class _Trail:
 class CameraEvents:
     """``update(time_s, points, queues) -> list[Event]`` for one camera."""
 
-    def __init__(self, calibration: CameraCalibration, rules: EventRules | None = None) -> None:
+    def __init__(
+        self, calibration: CameraCalibration, rules: EventRules | None = None, stationary_after_s: float = 0.0
+    ) -> None:
         self.calibration = calibration
         self.rules = rules or EventRules()
+        # A track the detector reports stationary from its first frame stood at least this long already
+        # (the motion detector's latency; see MotionDetector.stationary_after_s).
+        self.stationary_after_s = stationary_after_s
         self.camera_id = calibration.camera_id
         self._ways = {way.name: way for way in carriageways(calibration)}
         self._lane_ids = {
@@ -133,7 +140,7 @@ class CameraEvents:
         self._speeds: dict[int, deque[tuple[float, float]]] = {}  # recent (t, |speed| m/s) per track
         self._first_seen: dict[int, float] = {}
         self._rested: deque[tuple[tuple[float, float], float, float]] = deque()  # (place, onset, last seen)
-        self._places: list[_Place] = []  # where something has stood lately (bounded: gone after HANDOVER_S)
+        self._places: list[_Place] = []  # where something has stood lately (bounded: gone after PLACE_GAP_S)
         self._walkers: dict[int, _Walker] = {}  # people on the carriageway
         self._still_mps = self.rules.still_speed_kmh / 3.6
 
@@ -307,6 +314,8 @@ class CameraEvents:
         onset and cause.
         """
         here = _Standing(anchor=p.road, since=p.t, last_seen=p.t, abrupt=self._braked_hard(p.track, p.t), onset=p.t)
+        if p.stationary and self._first_seen.get(p.track, p.t) >= p.t:
+            here.onset = p.t - self.stationary_after_s  # seen first standing: it has stood a while already
         spot = self._place_at(p.road, t)
         if spot is not None and spot.since < here.onset:
             # Something has stood here without a break (tracks lost and found in rain, at the far end
@@ -336,8 +345,8 @@ class CameraEvents:
 
     def _place_at(self, road: tuple[float, float], t: float) -> _Place | None:
         """The place where something has stood without a break, near ``road`` (none if vacated or gone)."""
-        self._places = [pl for pl in self._places if t - pl.last_seen <= HANDOVER_S]
-        near = [pl for pl in self._places if math.dist(pl.anchor, road) <= self.rules.still_radius_m and not pl.vacated]
+        self._places = [pl for pl in self._places if t - pl.last_seen <= PLACE_GAP_S]
+        near = [pl for pl in self._places if math.dist(pl.anchor, road) <= PLACE_RADIUS_M and not pl.vacated]
         return min(near, key=lambda pl: pl.since) if near else None
 
     def _stood(self, road: tuple[float, float], onset: float, t: float) -> None:
@@ -351,7 +360,7 @@ class CameraEvents:
     def _vacated(self, road: tuple[float, float]) -> None:
         """A vehicle that stood at ``road`` was seen driving off: what stands there next is another."""
         for pl in self._places:
-            if math.dist(pl.anchor, road) <= self.rules.still_radius_m:
+            if math.dist(pl.anchor, road) <= PLACE_RADIUS_M:
                 pl.vacated = True
 
     def _braked_hard(self, track: int, t: float) -> bool:

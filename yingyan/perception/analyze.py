@@ -75,6 +75,8 @@ def analyze(
     fps = source.fps or 5.0
     if isinstance(detector, MotionDetector):
         detector.use_calibration(calibration)  # lamp pairs at night and shadow slivers need the camera's geometry
+        if events is not None:
+            events.stationary_after_s = detector.stationary_after_s
     if isinstance(detector, ScaledDetector):
         # Detect only where the lanes are (and the vehicles on them): the rest measures nothing.
         region = lanes_region(calibration)

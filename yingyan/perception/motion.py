@@ -252,6 +252,17 @@ class MotionDetector:
         return keep
 
     @property
+    def stationary_after_s(self) -> float:
+        """How long a vehicle has stood, at least, when it is first reported ``stationary``.
+
+        It is stationary once the fast model has taken it into its background (its weight past
+        ``1 - background ratio``: ln(ratio) / ln(1 - 1/history) frames, about a third of the
+        history) and it has stayed still for ``settle_s``; the slow model looks once a second.
+        """
+        absorb = math.log(self.fast.getBackgroundRatio()) / math.log(1.0 - 1.0 / self.fast.getHistory())
+        return absorb / self.fps + self._settle_frames / self.fps + 0.5 * self._slow_every / self.fps
+
+    @property
     def ready(self) -> bool:
         """Whether detections have started: moving vehicles after ``moving_after_s``, stopped ones after the warm-up."""
         return self._frames > self._moving_after
