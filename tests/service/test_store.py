@@ -108,3 +108,27 @@ def test_an_incident_is_alerted_once_its_report_says_so_and_its_ids_are_per_day(
         steps = [st.action for st in s.scalars(select(m.Step).where(m.Step.incident_id == first.incident_id))]
         assert steps == ["detect", "alert"]
     store.db.dispose()
+
+
+def test_a_camera_whose_configuration_changes_gets_a_new_version_and_keeps_the_old(db_url: str, tmp_path: Path) -> None:
+    from tests.service.conftest import write_site
+    from yingyan.site import load_site
+
+    store, _ = _store(db_url, tmp_path)
+    site_path = write_site(tmp_path / "site")
+    site = load_site(site_path)
+    store.sync_site(site)
+    store.sync_site(site)  # unchanged: no new version
+    changed = site.model_copy(update={"cameras": [
+        site.cameras[0].model_copy(update={"rules": site.cameras[0].rules.model_copy(update={"stopped_dwell_s": 20.0})}),
+        *site.cameras[1:],
+    ]})  # fmt: skip
+    store.sync_site(changed)
+    with store.db.sessions() as s:
+        versions = [(c.camera_id, c.version) for c in s.scalars(select(m.CameraConfig).order_by(m.CameraConfig.id))]
+        k1 = s.get(m.Camera, "K1")
+        assert k1 is not None and k1.config_version == 2 and k1.district == "east"
+        latest = s.scalars(select(m.CameraConfig).where(m.CameraConfig.camera_id == "K1", m.CameraConfig.version == 2))
+        assert latest.one().config["rules"]["stopped_dwell_s"] == 20.0
+    assert versions == [("K1", 1), ("K2", 1), ("K3", 1), ("K1", 2)]
+    store.db.dispose()
