@@ -119,10 +119,10 @@ def test_a_camera_whose_configuration_changes_gets_a_new_version_and_keeps_the_o
     site = load_site(site_path)
     store.sync_site(site)
     store.sync_site(site)  # unchanged: no new version
-    changed = site.model_copy(update={"cameras": [
-        site.cameras[0].model_copy(update={"rules": site.cameras[0].rules.model_copy(update={"stopped_dwell_s": 20.0})}),
-        *site.cameras[1:],
-    ]})  # fmt: skip
+    rules = site.cameras[0].rules.model_copy(update={"stopped_dwell_s": 20.0})
+    changed = site.model_copy(
+        update={"cameras": [site.cameras[0].model_copy(update={"rules": rules}), *site.cameras[1:]]}
+    )
     store.sync_site(changed)
     with store.db.sessions() as s:
         versions = [(c.camera_id, c.version) for c in s.scalars(select(m.CameraConfig).order_by(m.CameraConfig.id))]
