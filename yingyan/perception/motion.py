@@ -199,7 +199,16 @@ class MotionDetector:
             return False  # too little outline to judge
         seen = _outline(frame[y0:y1, x0:x1], ring)
         learnt = _outline(self._slow_background()[y0:y1, x0:x1], ring)
-        return seen < self.ghost_ratio * learnt
+        if seen >= self.ghost_ratio * learnt:
+            return False
+        # The same in area: a ghost's inside looks like the road around it in the frame and differs from it
+        # in the background; a vehicle blurred by rain at dusk has soft edges, but is not the road's colour.
+        inside = mask.astype(bool)
+        around = cv2.dilate(mask, self._close).astype(bool) & ~inside & outside
+        if inside.sum() < 4 or around.sum() < 4:
+            return False
+        background = self._slow_background()[y0:y1, x0:x1]
+        return _contrast(frame[y0:y1, x0:x1], inside, around) < self.ghost_ratio * _contrast(background, inside, around)
 
     def _heal(self, frame: np.ndarray, ghosts: list[tuple[int, int, np.ndarray]]) -> None:
         """Relearn the slow model at ghosts from the frame, everywhere else from its own background.
@@ -411,6 +420,11 @@ def _outline(image: np.ndarray, ring: np.ndarray) -> float:
     gx = np.abs(cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3)).sum(axis=2)
     gy = np.abs(cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3)).sum(axis=2)
     return float(gx[ring].mean() + gy[ring].mean())
+
+
+def _contrast(image: np.ndarray, inside: np.ndarray, around: np.ndarray) -> float:
+    """How far (BGR distance) an image's mean colour inside a blob is from its mean just around it."""
+    return float(np.linalg.norm(image[inside].mean(axis=0) - image[around].mean(axis=0)))
 
 
 def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
