@@ -49,11 +49,12 @@ def _run(
     people: frozenset[int] = frozenset(),
     lateral: dict[int, Callable[[float], float]] | None = None,
     flagged: frozenset[int] = frozenset(),
+    small: frozenset[int] = frozenset(),
 ) -> list[Event]:
     """Feed the vehicles' points at 5 fps; speeds by finite difference, as the lane meter measures them.
 
     Vehicles in ``flagged`` are marked stationary by the detector while they stand (the motion detector's
-    slow model sees them)."""
+    slow model sees them); those in ``small`` have boxes too small for a car (cones)."""
     events: list[Event] = []
     dt = 1.0 / FPS
     for k in range(int(seconds * FPS)):
@@ -68,7 +69,9 @@ def _run(
             y = lateral[vid](t) if lateral and vid in lateral else LANE_Y[lane]
             lane_here = 1 if -3.5 <= y <= 0 else 2 if -7 <= y < -3.5 else 0
             still = vid in flagged and abs(speed) < 0.1
-            point = TrackPoint(t, track, 0 if vid in people else 2, (x, y), lane_here, x + 2.3, speed, "forward", still)
+            point = TrackPoint(
+                t, track, 0 if vid in people else 2, (x, y), lane_here, x + 2.3, speed, "forward", still, vid in small
+            )
             points.append(point)
         events += detector.update(t, points, _queues(points))
     return events
@@ -356,3 +359,57 @@ def test_a_vehicle_first_seen_standing_has_stood_for_the_detectors_latency_alrea
     assert 23.5 <= raised.start_s <= 24.5, raised.start_s
     plain = _run(CameraEvents(_calibration(), stationary_after_s=6.0), standing | _flow(1, 200, 30, 3.0), 70.0)
     assert [e.start_s for e in plain if e.end_s is None] == [30.0]  # no flag from the detector: no correction
+
+
+def _cones(first: int, xs: list[float], placed_t: float, removed_t: float = float("inf")) -> dict[int, Vehicle]:
+    """Cones standing in lane 2 at ``xs`` from ``placed_t`` until ``removed_t``."""
+
+    def make(x: float) -> Callable[[float], float | None]:
+        return lambda t: x if placed_t <= t < removed_t else None
+
+    return {first + i: (2, make(x)) for i, x in enumerate(xs)}
+
+
+def test_a_row_of_cones_in_a_lane_is_one_lane_blocked_event_from_its_upstream_end() -> None:
+    cones = _cones(100, [40.0, 46.0, 52.0, 58.0, 64.0, 70.0], placed_t=20.0, removed_t=150.0)
+    traffic = _flow(1, 1, 40, 4.0)  # the open lane flows past
+    detector = CameraEvents(_calibration())
+    events = _run(detector, {**cones, **traffic}, 200.0, flagged=frozenset(cones), small=frozenset(cones))
+    raised = [e for e in events if e.end_s is None and e.type is not EventType.CONGESTION]  # cones stand like a queue
+    assert [e.type for e in raised] == [EventType.LANE_BLOCKED]  # and none of them is a stopped vehicle
+    blocked = raised[0]
+    assert blocked.lane_id == "C-L2"
+    assert blocked.position[0] == 40.0  # where traffic in the lane meets the closure
+    assert blocked.start_s == 20.0 and 40.0 <= blocked.alert_s <= 45.0
+    assert blocked.details["objects"] == 6
+    ended = [e for e in events if e.end_s is not None and e.type is not EventType.CONGESTION]
+    assert [e.id for e in ended] == [blocked.id] and 149.0 <= (ended[0].end_s or 0.0) <= 150.0
+
+
+def test_two_small_things_or_a_car_with_its_warning_triangle_block_no_lane() -> None:
+    pair = _cones(100, [40.0, 46.0], placed_t=20.0)
+    detector = CameraEvents(_calibration())
+    events = _run(detector, pair, 120.0, flagged=frozenset(pair), small=frozenset(pair))
+    assert EventType.LANE_BLOCKED not in {e.type for e in events}  # (something stands there: judged as standing)
+    triangle = _cones(100, [55.0], placed_t=30.0)
+    stall = {1: (2, _stalls(60.0, 20.0))}
+    detector = CameraEvents(_calibration())
+    events = _run(detector, {**triangle, **stall}, 80.0, flagged=frozenset(triangle) | {1}, small=frozenset(triangle))
+    assert [e.type for e in events] == [EventType.STOPPED_VEHICLE]
+
+
+def test_small_fragments_of_a_stop_and_go_queue_block_no_lane() -> None:
+    """A far queue in rain falls apart into small blobs; each stands for seconds and moves on."""
+
+    def creeping(x0: float) -> Callable[[float], float | None]:
+        # Stands 8 s, creeps 6 m in 2 s, stands again.
+        def x(t: float) -> float | None:
+            k, r = divmod(t, 10.0)
+            return x0 + 6.0 * k + (3.0 * (r - 8.0) if r > 8.0 else 0.0) if x0 + 6.0 * k <= 95 else None
+
+        return x
+
+    queue = {100 + i: (2, creeping(10.0 + 7.0 * i)) for i in range(8)}
+    detector = CameraEvents(_calibration())
+    events = _run(detector, queue, 120.0, flagged=frozenset(queue), small=frozenset(queue))
+    assert not [e for e in events if e.type is EventType.LANE_BLOCKED]

@@ -192,7 +192,25 @@ def test_an_incident_closes_when_its_events_end_and_stay_ended() -> None:
     assert len(out) == 1 and out[0].end_s == 195.0
 
 
-@pytest.mark.parametrize("kind", [EventType.WRONG_WAY, EventType.PEDESTRIAN, EventType.ILLEGAL_PARKING])
+def test_cones_standing_to_the_end_of_a_view_are_the_cause_there_not_a_queue_headed_beyond_it() -> None:
+    """lane-closure: K2's cones stand like a queue up to its view's downstream end (580 m); then the
+    camera recognises them as a blocked lane. One incident, at K2, from the cones' own onset."""
+    engine = IncidentEngine(_corridor())
+    engine.update(300.0, states=_flows("K3", [2400] * 5) + _flows("K2", [2400] * 5))
+    (first,) = engine.update(330.0, [_event(EventType.CONGESTION, "K2", 579.0, 300.0, 330.0, lane="L2")])
+    assert first.source_segment == "K2>K3"
+    (incident,) = engine.update(335.0, [_event(EventType.LANE_BLOCKED, "K2", 522.0, 290.0, 335.0, lane="L2")])
+    assert len(engine.incidents) == 1
+    assert incident.type == incident.cause == "lane_blocked" and incident.source_segment == "K2"
+    assert incident.source_position_m == 522.0 and incident.start_s == 290.0 and incident.lanes_blocked == 1
+    # The queue it causes upstream joins it.
+    engine.update(500.0, [_event(EventType.CONGESTION, "K1", 79.0, 450.0, 480.0)])
+    assert len(engine.incidents) == 1 and set(engine.incidents[0].camera_ids) == {"K1", "K2"}
+
+
+@pytest.mark.parametrize(
+    "kind", [EventType.WRONG_WAY, EventType.PEDESTRIAN, EventType.ILLEGAL_PARKING, EventType.LANE_BLOCKED]
+)
 def test_every_seen_cause_makes_its_own_incident(kind: EventType) -> None:
     engine = IncidentEngine(_corridor())
     (incident,) = engine.update(20.0, [_event(kind, "K1", 40.0, 12.0, 20.0)])

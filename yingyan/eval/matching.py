@@ -19,9 +19,11 @@ from typing import Any
 
 import numpy as np
 
-# The event type that names each simulated incident type's cause when a camera sees it; what no
-# camera sees, or a closure (no vehicle stands there), is known only as a blockage of the road.
-CAUSE = {"stall": "stopped_vehicle", "crash": "crash", "illegal_parking": "illegal_parking", "lane_closure": "blockage"}
+# The event type that names each simulated incident type's cause when a camera sees it (a closure:
+# its cones stand in the lane); what no camera sees is known only as a blockage of the road.
+CAUSE = {
+    "stall": "stopped_vehicle", "crash": "crash", "illegal_parking": "illegal_parking", "lane_closure": "lane_blocked",
+}  # fmt: skip
 UNSEEN_CAUSE = "blockage"
 CONSEQUENCES = {"congestion", "queue_spillback"}
 NRMSE_CAP_S = 300.0  # S4 (AI City Challenge): NRMSE = min(RMSE, 300 s) / 300 s

@@ -1,5 +1,5 @@
 """Per-camera event detectors on the tracks placed on the road: stopped vehicle, illegal parking,
-wrong way, congestion and queue spill-back.
+crash, lane blocked (cones, barriers), wrong way, pedestrian, congestion and queue spill-back.
 
 ``CameraEvents.update(time_s, points, queues)`` takes one analysed frame (the lane meter's
 track points and standing queues) and returns the events that were raised or ended in it.
@@ -41,6 +41,9 @@ WRONG_WAY_MARGIN_M = 1.0  # a wrong-way vehicle is this far inside its lane (cen
 CRASH_FRESH_S = 20.0  # a crash is judged within this long after its dwell; later, what stands is a stopped vehicle
 HEAD_CHECK_S = 1.0  # how often a standing vehicle is checked for waiting behind another
 QUEUED_RESET_S = 2.0  # waiting behind another this long, a standing vehicle's dwell clock restarts
+OBJECT_RADIUS_M = 1.5  # a small standing object's measured place stays this close
+OBJECT_GONE_S = 30.0  # a small object not seen for this long is gone (cones hide behind passing vehicles)
+OBJECT_SPACING_M = 2.0  # objects of a row stand at least this far apart along the lane (not two lamps of one car)
 
 
 @dataclass
@@ -67,6 +70,16 @@ class _Place:
     since: float
     last_seen: float
     vacated: bool = False  # a vehicle standing here was seen driving off
+
+
+@dataclass
+class _Object:
+    """A small object standing at one place in a lane (a cone, a barrier, debris), whatever its tracks."""
+
+    anchor: tuple[float, float]
+    lane: tuple[str, int]  # carriageway and lane number
+    first: float
+    last_seen: float
 
 
 @dataclass
@@ -142,14 +155,19 @@ class CameraEvents:
         self._rested: deque[tuple[tuple[float, float], float, float]] = deque()  # (place, onset, last seen)
         self._places: list[_Place] = []  # where something has stood lately (bounded: gone after PLACE_GAP_S)
         self._walkers: dict[int, _Walker] = {}  # people on the carriageway
+        self._objects: list[_Object] = []  # small objects standing in lanes (bounded: gone after OBJECT_GONE_S)
+        self._blocked: dict[tuple[str, int], str] = {}  # lane -> its open lane-blocked event
         self._still_mps = self.rules.still_speed_kmh / 3.6
 
     # -- helpers -----------------------------------------------------------------------------
 
     def _along(self, p: TrackPoint) -> float:
-        way = self._ways.get(p.direction)
+        return self._along_road(p.direction, p.road)
+
+    def _along_road(self, direction: str, road: tuple[float, float]) -> float:
+        way = self._ways.get(direction)
         travel = way.travel if way is not None else next(iter(self._ways.values())).travel
-        return float(np.asarray(p.road) @ travel)
+        return float(np.asarray(road) @ travel)
 
     def _zone_kind(self, road: tuple[float, float]) -> str | None:
         for kind, poly in self._zones:
@@ -220,6 +238,7 @@ class CameraEvents:
             self.rules.speed_window_s, self.rules.stopped_dwell_s
         ):
             self._history.popleft()
+        out += self._blocked_lanes(time_s, points)
         out += self._standing_vehicles(time_s, points)
         out += self._wrong_way(time_s, points)
         out += self._pedestrians(time_s, points)
@@ -264,6 +283,8 @@ class CameraEvents:
                     st.event = st.event or key
             if st.event is not None:
                 continue
+            if p.small and len(self._row_of(p, self._objects)) >= self.rules.blocked_objects:
+                continue  # one of a row of cones or barriers, not a vehicle: the lane-blocked rule's
             kind = self._standing_kind(p)
             if kind is None or not self._fully_in_view(p):
                 continue
@@ -464,6 +485,73 @@ class CameraEvents:
             and s.t >= p.t - self.rules.stopped_dwell_s
         ]
         return bool(beside) and float(np.mean(beside)) > self.rules.flowing_kmh
+
+    # -- lanes blocked by objects ----------------------------------------------------------------
+
+    def _blocked_lanes(self, t: float, points: list[TrackPoint]) -> list[Event]:
+        """Rows of small objects that stand in a lane (cones, barriers of works or of a crash scene).
+
+        No vehicle is that small where it stands, and no vehicle of a queue stands as long at one
+        place beside others as small: a row of them blocks the lane, from its upstream end.
+        """
+        out: list[Event] = []
+        for p in points:
+            if not (p.small and p.stationary and p.lane > 0 and abs(p.speed) < self._still_mps):
+                continue
+            key = (p.direction, p.lane)
+            near = [o for o in self._objects if o.lane == key and math.dist(o.anchor, p.road) <= OBJECT_RADIUS_M]
+            if near:
+                near[0].last_seen = p.t
+            else:
+                # Seen standing only after the detector's latency to call a thing stationary.
+                self._objects.append(_Object(p.road, key, p.t - self.stationary_after_s, p.t))
+        self._objects = [o for o in self._objects if t - o.last_seen <= OBJECT_GONE_S]
+        for key in {o.lane for o in self._objects} | set(self._blocked):
+            dwell = self.rules.blocked_dwell_s
+            lasting = [o for o in self._objects if o.lane == key and o.last_seen - o.first >= dwell]
+            row = max(self._rows(lasting), key=len, default=[])
+            event_id = self._blocked.get(key)
+            if len(row) >= self.rules.blocked_objects:
+                if event_id is not None:
+                    self._open[event_id].last_seen = max(o.last_seen for o in row)
+                    continue
+                upstream = min(row, key=lambda o: self._along_road(key[0], o.anchor))
+                along = [self._along_road(key[0], o.anchor) for o in row]
+                event = self._raise(
+                    EventType.LANE_BLOCKED, f"{key[0]}{key[1]}", min(o.first for o in row), t, upstream.anchor,
+                    self._lane_ids.get(key), (), {"objects": float(len(row)), "length_m": max(along) - min(along)},
+                )  # fmt: skip
+                self._blocked[key] = event.id
+                out.append(event)
+            elif event_id is not None and t - self._open[event_id].last_seen > OBJECT_GONE_S:
+                out += self._end(event_id, self._open[event_id].last_seen)
+                del self._blocked[key]
+        return out
+
+    def _rows(self, objects: list[_Object]) -> list[list[_Object]]:
+        """Objects of one lane in rows along it: neighbours 2 m to the blocking gap apart."""
+        if not objects:
+            return []
+        direction = objects[0].lane[0]
+        ordered = sorted(objects, key=lambda o: self._along_road(direction, o.anchor))
+        rows: list[list[_Object]] = [[ordered[0]]]
+        for o in ordered[1:]:
+            gap = self._along_road(direction, o.anchor) - self._along_road(direction, rows[-1][-1].anchor)
+            if gap < OBJECT_SPACING_M:
+                continue  # beside the last one (two parts of one thing)
+            if gap <= self.rules.blocked_gap_m:
+                rows[-1].append(o)
+            else:
+                rows.append([o])
+        return rows
+
+    def _row_of(self, p: TrackPoint, objects: list[_Object]) -> list[_Object]:
+        """The row of small standing objects (of any age) that a point stands in, or nothing."""
+        key = (p.direction, p.lane)
+        for row in self._rows([o for o in objects if o.lane == key]):
+            if any(math.dist(o.anchor, p.road) <= OBJECT_RADIUS_M for o in row):
+                return row
+        return []
 
     # -- wrong way -------------------------------------------------------------------------------
 

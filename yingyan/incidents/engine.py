@@ -208,7 +208,7 @@ class IncidentEngine:
             self._join(queue, event)
             queue.queued.add(event.id)
             return queue.id
-        record = self._same_cause(event, x) or self._explained_congestion(event.camera_id, x)
+        record = self._same_cause(event, x) or self._explained_congestion(event, x)
         if record is None:
             record = self._new(event.type.value, event.type.value, True, event.camera_id, event.camera_id, x,
                                event.start_s)  # fmt: skip
@@ -263,12 +263,17 @@ class IncidentEngine:
                 return record
         return None
 
-    def _explained_congestion(self, camera_id: str, x: float) -> _Record | None:
-        """An open congestion incident this cause explains: its source is at this camera or on the link here."""
+    def _explained_congestion(self, event: Event, x: float) -> _Record | None:
+        """An open congestion incident this cause explains: its source is at this camera or on the link here.
+
+        A lane blocked at a camera explains, too, the queue there whose head seemed beyond the view:
+        the objects standing in the lane up to the view's end were that "queue".
+        """
+        camera_id = event.camera_id
         for record in self._open():
             if record.cause not in (BLOCKAGE, RECURRENT):
                 continue
-            if record.source_camera_id == camera_id and record.link is None:
+            if record.source_camera_id == camera_id and (record.link is None or event.type is EventType.LANE_BLOCKED):
                 return record
             if record.link is not None and self.network.on_link(record.link, x):
                 return record
@@ -503,7 +508,7 @@ class IncidentEngine:
     def _snapshot(self, record: _Record) -> Incident:
         standing = {
             e.lane_id for e in record.events.values()
-            if e.type in STANDING_TYPES and e.lane_id
+            if (e.type in STANDING_TYPES or e.type is EventType.LANE_BLOCKED) and e.lane_id
             and e.id not in record.queued
         }  # fmt: skip
         return Incident(
@@ -526,7 +531,7 @@ class IncidentEngine:
         )
 
 
-SEVERITY_BASE = {"crash": 3, "wrong_way": 3, "pedestrian": 2, "stopped_vehicle": 2, BLOCKAGE: 2}
+SEVERITY_BASE = {"crash": 3, "wrong_way": 3, "pedestrian": 2, "stopped_vehicle": 2, "lane_blocked": 2, BLOCKAGE: 2}
 
 
 def _severity(record: _Record, lanes_blocked: int, severe_below_kmh: float) -> int:

@@ -15,6 +15,7 @@ class EventType(StrEnum):
     CRASH = "crash"  # 交通事故
     WRONG_WAY = "wrong_way"  # 逆行
     PEDESTRIAN = "pedestrian"  # 行人
+    LANE_BLOCKED = "lane_blocked"  # 占道: cones, barriers or debris stand in a travel lane
     CONGESTION = "congestion"  # 拥堵
     QUEUE_SPILLBACK = "queue_spillback"  # 排队超限
 

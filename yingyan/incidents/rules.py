@@ -11,6 +11,7 @@ from yingyan.traffic.levels import CongestionLevel
 
 CAUSE_TYPES = (
     EventType.STOPPED_VEHICLE, EventType.CRASH, EventType.ILLEGAL_PARKING, EventType.WRONG_WAY, EventType.PEDESTRIAN,
+    EventType.LANE_BLOCKED,
 )  # fmt: skip
 BLOCKAGE = "blockage"  # cause of congestion whose head no camera sees: something blocks the road there
 RECURRENT = "recurrent"
@@ -69,6 +70,18 @@ class EventRules(StrictModel):
     pedestrian_s: float = Field(
         default=2.0, ge=0, le=30, title="Pedestrian time (s)",
         description="How long a person must be seen on a travel lane to be an event.",
+    )  # fmt: skip
+    blocked_objects: int = Field(
+        default=3, ge=2, le=20, title="Lane-blocking objects",
+        description="A row of at least this many small objects standing in a lane (cones, barriers) blocks it.",
+    )  # fmt: skip
+    blocked_dwell_s: float = Field(
+        default=20.0, ge=5, le=600, title="Lane-blocking dwell (s)",
+        description="How long each of those objects must stand at its place.",
+    )  # fmt: skip
+    blocked_gap_m: float = Field(
+        default=15.0, gt=0, le=50, title="Lane-blocking gap (m)",
+        description="Objects of one row stand at most this far apart along the lane.",
     )  # fmt: skip
     wrong_way_m: float = Field(
         default=20.0, ge=2, le=100, title="Wrong-way distance (m)",

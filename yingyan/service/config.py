@@ -133,6 +133,7 @@ class ServiceConfig(StrictModel):
             "crash": ["ambulance", "fire", "road", "tow"],
             "stopped_vehicle": ["tow"],
             "blockage": ["road", "tow"],
+            "lane_blocked": ["road"],
             "illegal_parking": ["city", "tow"],
         },
         title="Departments by cause",

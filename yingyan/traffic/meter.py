@@ -35,6 +35,7 @@ SPEED_WINDOW_S = 0.6  # half-width of the window over which a track's speed is f
 MIN_TRACK_SAMPLES = 5  # a track seen in fewer frames ...
 NEAR_LANES_M = 20.0  # tracks are stitched within this distance of the measured lanes
 MIN_TRACK_SPAN_M = 10.0  # ... that moved less than this is a fragment (a split blob, a flicker), not a vehicle
+SMALL_SHARE = 0.5  # a box narrower and lower than this share of a car's box at its place is a small object
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class TrackPoint:
     speed: float = 0.0  # m/s along that direction over the last second or so (for display)
     direction: str = ""  # carriageway of the lane, "" when on no measured lane
     stationary: bool = False  # the detector saw it stand (the motion detector's slow model), where it says so
+    small: bool = False  # its box is under half a car's width and height at its place (a cone, a fragment)
 
 
 @dataclass(frozen=True)
@@ -133,20 +135,31 @@ class LaneMeter:
         classes = tracked.class_id[keep] if tracked.class_id is not None else np.full(len(ids), 2)
         still = np.asarray(tracked.data.get("stationary", np.zeros(len(tracked), bool)), dtype=bool)[keep]
         centres = self._locator.locate(xyxy, classes)
+        small = self._small(xyxy, centres)
         # Stitch only near the measured lanes: far from them (and beyond a rough calibration's
         # horizon) road positions are too coarse to judge a track's motion, so tracker ids stand.
         near = np.all((centres >= self._near_lo) & (centres <= self._near_hi), axis=1)
         ids = ids.astype(int).copy()
         ids[near] = self._stitcher.update(time_s, ids[near], centres[near] @ self._travel, centres[near] @ self._across)
         points = []
-        for (u, v), track, cls, is_still in zip(centres, ids, classes, still, strict=True):
+        for (u, v), track, cls, is_still, is_small in zip(centres, ids, classes, still, small, strict=True):
             lane, direction = self._lane_of(float(u), float(v))
             s = float(np.array([u, v]) @ self._travel) + CLASS_LENGTH_M.get(int(cls), 4.6) / 2
             speed = self._stitcher.speed(int(track))
             place = (float(u), float(v))
-            points.append(TrackPoint(time_s, int(track), int(cls), place, lane, s, speed, direction, bool(is_still)))
+            still_small = bool(is_still), bool(is_small)
+            points.append(TrackPoint(time_s, int(track), int(cls), place, lane, s, speed, direction, *still_small))
         self._points.extend(points)
         return points
+
+    def _small(self, xyxy: np.ndarray, centres: np.ndarray) -> np.ndarray:
+        """Which boxes are too small for any car standing where they stand (cones, bollards, fragments)."""
+        if self._locator.camera is None or len(xyxy) == 0:
+            return np.zeros(len(xyxy), dtype=bool)
+        car = self._locator.predicted_boxes(centres, np.full(len(centres), 2))
+        width = (xyxy[:, 2] - xyxy[:, 0]) / np.maximum(car[:, 2] - car[:, 0], 1e-6)
+        height = (xyxy[:, 3] - xyxy[:, 1]) / np.maximum(car[:, 3] - car[:, 1], 1e-6)
+        return np.asarray((width < SMALL_SHARE) & (height < SMALL_SHARE), dtype=bool)
 
     def queues(self, points: list[TrackPoint]) -> list[tuple[str, np.ndarray, float]]:
         """Queues standing now, from one frame's points: (lane id, road segment head→tail (2, 2), metres).

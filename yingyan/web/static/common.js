@@ -53,9 +53,9 @@ export const WORDS = {
 
 export const CAUSES = {
   zh: { stopped_vehicle: "停车", crash: "交通事故", illegal_parking: "违停", wrong_way: "逆行", pedestrian: "行人",
-        blockage: "道路阻断", recurrent: "常发拥堵", congestion: "拥堵" },
+        lane_blocked: "占道", blockage: "道路阻断", recurrent: "常发拥堵", congestion: "拥堵" },
   en: { stopped_vehicle: "Stopped vehicle", crash: "Crash", illegal_parking: "Illegal parking", wrong_way: "Wrong way",
-        pedestrian: "Pedestrian", blockage: "Blockage", recurrent: "Recurrent congestion", congestion: "Congestion" },
+        pedestrian: "Pedestrian", lane_blocked: "Lane blocked", blockage: "Blockage", recurrent: "Recurrent congestion", congestion: "Congestion" },
 };
 
 export const STATES = {
