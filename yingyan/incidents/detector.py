@@ -41,7 +41,7 @@ WRONG_WAY_MARGIN_M = 1.0  # a wrong-way vehicle is this far inside its lane (cen
 CRASH_FRESH_S = 20.0  # a crash is judged within this long after its dwell; later, what stands is a stopped vehicle
 HEAD_CHECK_S = 1.0  # how often a standing vehicle is checked for waiting behind another
 QUEUED_RESET_S = 2.0  # waiting behind another this long, a standing vehicle's dwell clock restarts
-OBJECT_RADIUS_M = 1.5  # a small standing object's measured place stays this close
+OBJECT_RADIUS_M = 0.6  # a small standing object (a cone) is measured at its place to within this (a jam creeps)
 OBJECT_GONE_S = 30.0  # a small object not seen for this long is gone (cones hide behind passing vehicles)
 OBJECT_SPACING_M = 2.0  # objects of a row stand at least this far apart along the lane (not two lamps of one car)
 
@@ -157,6 +157,7 @@ class CameraEvents:
         self._walkers: dict[int, _Walker] = {}  # people on the carriageway
         self._objects: list[_Object] = []  # small objects standing in lanes (bounded: gone after OBJECT_GONE_S)
         self._blocked: dict[tuple[str, int], str] = {}  # lane -> its open lane-blocked event
+        self._standing_cars: deque[tuple[float, tuple[str, int], float]] = deque()  # (t, lane, along), recent
         self._still_mps = self.rules.still_speed_kmh / 3.6
 
     # -- helpers -----------------------------------------------------------------------------
@@ -496,6 +497,8 @@ class CameraEvents:
         """
         out: list[Event] = []
         for p in points:
+            if p.lane > 0 and not p.small and abs(p.speed) < self._still_mps:
+                self._standing_cars.append((p.t, (p.direction, p.lane), self._along(p)))
             if not (p.small and p.stationary and p.lane > 0 and abs(p.speed) < self._still_mps):
                 continue
             key = (p.direction, p.lane)
@@ -506,17 +509,25 @@ class CameraEvents:
                 # Seen standing only after the detector's latency to call a thing stationary.
                 self._objects.append(_Object(p.road, key, p.t - self.stationary_after_s, p.t))
         self._objects = [o for o in self._objects if t - o.last_seen <= OBJECT_GONE_S]
+        while self._standing_cars and self._standing_cars[0][0] < t - self.rules.blocked_dwell_s:
+            self._standing_cars.popleft()
         for key in {o.lane for o in self._objects} | set(self._blocked):
             dwell = self.rules.blocked_dwell_s
             lasting = [o for o in self._objects if o.lane == key and o.last_seen - o.first >= dwell]
             row = max(self._rows(lasting), key=len, default=[])
             event_id = self._blocked.get(key)
             if len(row) >= self.rules.blocked_objects:
+                along = [self._along_road(key[0], o.anchor) for o in row]
                 if event_id is not None:
                     self._open[event_id].last_seen = max(o.last_seen for o in row)
                     continue
+                if not self._flows_beside(key, min(along), max(along), t) or any(
+                    k == key and min(along) - VIEW_EDGE_M <= a <= max(along) + VIEW_EDGE_M
+                    for _, k, a in self._standing_cars
+                ):
+                    # All lanes stand, or vehicles stand among them: the fragments of a jam's vehicles.
+                    continue
                 upstream = min(row, key=lambda o: self._along_road(key[0], o.anchor))
-                along = [self._along_road(key[0], o.anchor) for o in row]
                 event = self._raise(
                     EventType.LANE_BLOCKED, f"{key[0]}{key[1]}", min(o.first for o in row), t, upstream.anchor,
                     self._lane_ids.get(key), (), {"objects": float(len(row)), "length_m": max(along) - min(along)},
@@ -527,6 +538,15 @@ class CameraEvents:
                 out += self._end(event_id, self._open[event_id].last_seen)
                 del self._blocked[key]
         return out
+
+    def _flows_beside(self, lane: tuple[str, int], lo: float, hi: float, t: float) -> bool:
+        """Whether the traffic in the other lanes beside a stretch of a lane flows (averages above flowing)."""
+        beside = [
+            s.speed_kmh
+            for s in self._history
+            if s.way == lane[0] and s.lane != lane[1] and lo - 20.0 <= s.along <= hi + 20.0 and s.t >= t - 20.0
+        ]
+        return bool(beside) and float(np.median(beside)) > self.rules.flowing_kmh  # (a jam's fragments leap)
 
     def _rows(self, objects: list[_Object]) -> list[list[_Object]]:
         """Objects of one lane in rows along it: neighbours 2 m to the blocking gap apart."""
