@@ -93,3 +93,33 @@ def test_the_standing_queue_runs_from_the_stopped_head_to_the_last_queued_vehicl
     # Bottom centres here are the footprints: the queue spans 50 + 2.3 back to 37 - 2.3 m.
     assert abs(length - 17.6) < 0.5
     assert abs(segment[0][0] - 52.3) < 0.5 and abs(segment[1][0] - 34.7) < 0.5
+
+
+def test_a_box_too_small_for_any_car_where_it_stands_is_marked_small_and_a_far_car_is_not() -> None:
+    """A cone (0.7 m wide, 0.75 m tall) near the camera and a car far away may be the same size in
+    pixels; only the cone is too small for a car at its place."""
+    from yingyan.sim.camera import camera_for, measurement_zone
+    from yingyan.sim.library import load_builtin
+    from yingyan.sim.outputs import calibration_for
+
+    scenario = load_builtin("free-flow")
+    cp = scenario.checkpoints[0]
+    camera = camera_for(cp, scenario.network)
+    calibration = calibration_for(scenario, cp, camera, measurement_zone(cp, camera, scenario.network))
+    s0 = min(p[0] for p in calibration.lanes[0].polygon_road)
+    s1 = max(p[0] for p in calibration.lanes[0].polygon_road)
+
+    def box(x: float, length: float, width: float, height: float) -> list[float]:
+        along, across = (-length / 2, length / 2), (-width / 2, width / 2)
+        corners = np.array([[x + a, -5.25 + b, h] for a in along for b in across for h in (0, height)])
+        pix, _ = camera.project(corners)
+        return [*pix.min(axis=0), *pix.max(axis=0)]
+
+    near, far = (s0 + 10.0, s1 - 10.0) if cp.watch.value == "forward" and camera.c[0] < s0 else (s1 - 10.0, s0 + 10.0)
+    boxes = [box(near, 0.7, 0.7, 0.75), box(near, 4.6, 1.8, 1.5), box(far, 4.6, 1.8, 1.5)]
+    detections = sv.Detections(
+        xyxy=np.array(boxes, np.float32), confidence=np.ones(3, np.float32), class_id=np.full(3, 2),
+        tracker_id=np.array([1, 2, 3]),
+    )  # fmt: skip
+    points = LaneMeter(calibration).update(detections, 0.0)
+    assert [p.small for p in points] == [True, False, False]
