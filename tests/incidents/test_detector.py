@@ -413,3 +413,17 @@ def test_small_fragments_of_a_stop_and_go_queue_block_no_lane() -> None:
     detector = CameraEvents(_calibration())
     events = _run(detector, queue, 120.0, flagged=frozenset(queue), small=frozenset(queue))
     assert not [e for e in events if e.type is EventType.LANE_BLOCKED]
+
+
+def test_a_standing_thing_that_traffic_in_its_lane_drives_through_is_no_stopped_vehicle() -> None:
+    """A ghost that a polluted background leaves on the road stands like a vehicle; a platoon drives through it."""
+    ghost = {1: (1, lambda t: 50.0 if t >= 5.0 else None)}
+    platoon = _flow(1, 10, 12, 3.0)  # through the ghost's place in its own lane
+    detector = CameraEvents(_calibration())
+    events = _run(detector, {**ghost, **platoon}, 60.0, flagged=frozenset(ghost))
+    assert not [e for e in events if e.type is EventType.STOPPED_VEHICLE]
+    # The same thing with the traffic passing in the other lane is a stopped vehicle.
+    beside = _flow(2, 10, 12, 3.0)
+    detector = CameraEvents(_calibration())
+    events = _run(detector, {**ghost, **beside}, 60.0, flagged=frozenset(ghost))
+    assert [e.type for e in events if e.end_s is None] == [EventType.STOPPED_VEHICLE]

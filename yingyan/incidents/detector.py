@@ -41,6 +41,9 @@ WRONG_WAY_MARGIN_M = 1.0  # a wrong-way vehicle is this far inside its lane (cen
 CRASH_FRESH_S = 20.0  # a crash is judged within this long after its dwell; later, what stands is a stopped vehicle
 HEAD_CHECK_S = 1.0  # how often a standing vehicle is checked for waiting behind another
 QUEUED_RESET_S = 2.0  # waiting behind another this long, a standing vehicle's dwell clock restarts
+THROUGH_M = 2.0  # a vehicle measured this close along its lane to a standing thing's place drove through it
+THROUGH_KMH = 20.0  # ... at this speed or more
+THROUGH_SAMPLES = 3  # ... in this many frames (a standing vehicle's own measured speed jitters for a frame)
 OBJECT_RADIUS_M = 0.6  # a small standing object (a cone) is measured at its place to within this (a jam creeps)
 OBJECT_GONE_S = 30.0  # a small object not seen for this long is gone (cones hide behind passing vehicles)
 OBJECT_SPACING_M = 2.0  # objects of a row stand at least this far apart along the lane (not two lamps of one car)
@@ -60,6 +63,7 @@ class _Standing:
     queued_since: float | None = None  # queued behind another vehicle since
     next_head_check: float = -math.inf
     event: str | None = None  # id of the event it raised or joined
+    driven_through: int = 0  # frames in which a moving vehicle was measured where it stands
 
 
 @dataclass
@@ -273,6 +277,7 @@ class CameraEvents:
                     self._vacated(left.anchor)
                 continue
             st.last_seen = p.t
+            self._count_through(p, st, points)
             if p.stationary:  # the detector's own word that it stands, not only a slow measured speed
                 self._stood(st.anchor, st.onset, p.t)
             # A track standing where an open event stands keeps that event alive (and joins it).
@@ -310,6 +315,8 @@ class CameraEvents:
                 continue
             if may_be_queued and not self._heads_its_queue(p, points):
                 continue
+            if st.driven_through >= THROUGH_SAMPLES:
+                continue  # vehicles drove through where it stands: a ghost of the background, not a vehicle
             tracks = (p.track, *(crashed or ()))
             event = self._raise(
                 kind, f"t{p.track}", st.onset, t, p.road, self._lane_ids.get((p.direction, p.lane)), tracks,
@@ -414,6 +421,23 @@ class CameraEvents:
         if st.abrupt:
             return ()  # one vehicle (or two the detector sees as one) stopped hard in a travel lane
         return None
+
+    def _count_through(self, p: TrackPoint, st: _Standing, points: list[TrackPoint]) -> None:
+        """Count the moving vehicles measured in a standing thing's lane right where it stands (this frame).
+
+        Nothing drives through a vehicle; a platoon drives through the ghost that a polluted
+        background leaves on empty road.
+        """
+        along = self._along(p)
+        st.driven_through += sum(
+            1
+            for q in points
+            if q.track != p.track
+            and q.direction == p.direction
+            and q.lane == p.lane
+            and abs(q.speed) * 3.6 >= THROUGH_KMH
+            and abs(self._along(q) - along) <= THROUGH_M
+        )
 
     def _fully_in_view(self, p: TrackPoint) -> bool:
         """Whether a vehicle is inside its measured stretch, not at an end where the frame cuts it.
