@@ -46,6 +46,8 @@ def test_the_console_loads_nothing_from_elsewhere_and_speaks_chinese_then_englis
 ) -> None:
     page, errors, hosts = _page(chromium)
     page.goto(f"{site.http}/console")
+    # The page's script writes its labels once it has loaded: wait for them, then read.
+    page.wait_for_selector("#login-submit:has-text('登录')", timeout=10_000)
     assert page.inner_text("#login-submit") == "登录"
     _login(page, "disp_east", "not the password")
     page.wait_for_selector(".login-error:has-text('用户名或密码错误')")  # said plainly, the dialog stays
