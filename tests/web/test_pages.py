@@ -72,7 +72,8 @@ def test_an_expired_session_asks_for_the_password_and_keeps_the_incident_open(
     _login(page, "disp_east")
     item = page.wait_for_selector("#queue li[data-incident]")
     incident_id = item.get_attribute("data-incident")
-    item.click()
+    # The queue redraws its rows as updates arrive: click by selector, which finds the row again.
+    page.click(f"#queue li[data-incident='{incident_id}']")
     page.wait_for_selector("#actions button[data-action='acknowledge']")
     with site.runtime.db.sessions.begin() as s:  # the session runs out while the dispatcher reads
         s.execute(update(m.LoginSession).values(revoked=True))
