@@ -63,6 +63,7 @@ class _Standing:
     queued_since: float | None = None  # queued behind another vehicle since
     next_head_check: float = -math.inf
     event: str | None = None  # id of the event it raised or joined
+    resting: tuple[tuple[float, float], float, bool] | None = None  # still elsewhere: (where, since, stopped hard)
     driven_through: int = 0  # frames in which a moving vehicle was measured where it stands
 
 
@@ -266,7 +267,10 @@ class CameraEvents:
                 st.away_since = p.t if st.away_since is None else st.away_since
                 if not still and p.t - st.away_since >= DRIVING_OFF_S:
                     self._vacated(st.anchor)  # driving off, it seems: what stops here next is another vehicle
-                continue
+                moved = self._rests_elsewhere(st, p, still)
+                if moved is None:
+                    continue
+                st = self._standing[p.track] = moved
             elif still:
                 st = self._standing[p.track] = self._came_to_rest(p, t)
             else:
@@ -333,6 +337,29 @@ class CameraEvents:
             if op.event.type in STANDING_TYPES and t - op.last_seen > PLACE_CLEAR_S:
                 out += self._end(key, op.last_seen)
         return out
+
+    def _rests_elsewhere(self, st: _Standing, p: TrackPoint, still: bool) -> _Standing | None:
+        """A standing track measured at rest at another place for a second: it moved there and came to rest
+        there (a crash's blobs settling into one, a vehicle that rolled on), since it first stood there and
+        as hard as it stopped then; ``None`` while it is only off its place.
+
+        Without this its new rest would count only once the old place is given up (``AWAY_S`` later), and
+        a hard stop would be judged seconds after it happened, when it no longer looks hard.
+        """
+        radius = self.rules.still_radius_m
+        if not still or math.dist(p.road, st.anchor) <= 2 * radius:
+            return None  # moving, or jittering about its place (a merged blob)
+        if st.resting is None or math.dist(st.resting[0], p.road) > radius:
+            st.resting = (p.road, p.t, self._braked_hard(p.track, p.t))
+            return None
+        place, since, hard = st.resting
+        if p.t - since < DRIVING_OFF_S:
+            return None
+        self._vacated(st.anchor)
+        here = self._came_to_rest(p, p.t)
+        here.anchor, here.since, here.abrupt = place, since, here.abrupt or hard
+        here.onset = min(here.onset, since)
+        return here
 
     def _came_to_rest(self, p: TrackPoint, t: float) -> _Standing:
         """A track that has just come to rest, or a new track for what already stood there.
