@@ -101,6 +101,24 @@ def test_unexplained_congestion_names_the_link_beyond_the_last_congested_checkpo
     assert len(engine.incidents) == 1 and engine.incidents[0].camera_ids == ("K2", "K1")
 
 
+def test_a_queue_that_arrives_too_late_for_a_cause_on_the_link_puts_it_in_the_next_view() -> None:
+    """dusk-rain-stall seed 2: K3's flow was cut at 150 s, K2's queue came only at 500 s; at any plausible
+    wave speed the cause lies past the link's end, in K3's view, whose detectors missed it in the rain."""
+    engine = IncidentEngine(_corridor())
+    # K3 carried 2,400 veh/h until the blockage cut it to 1,200 at 210 s (the minute 180-240 half cut).
+    engine.update(720.0, states=_flows("K3", [2400, 2400, 2400, 1800] + [1200] * 8))
+    engine.update(720.0, states=_flows("K2", [2400] * 12))
+    (incident,) = engine.update(630.0, [_event(EventType.CONGESTION, "K2", 579.0, 600.0, 630.0)])
+    assert incident.cause == "blockage" and incident.alert_s == 630.0
+    assert incident.source_segment == "K3" and incident.source_camera_id == "K3"
+    assert incident.source_position_m is not None and abs(incident.source_position_m - 1000.0) <= 1.0
+    assert abs(incident.start_s - 210.0) <= 1.0  # when K3's flow was cut, not dated back from K2 by the wave
+    assert any("in K3's view" in what for _, what in incident.timeline)
+    # K3's own congestion, reported later, is this incident's.
+    engine.update(660.0, [_event(EventType.CONGESTION, "K3", 1010.0, 640.0, 660.0)])
+    assert len(engine.incidents) == 1 and set(engine.incidents[0].camera_ids) == {"K2", "K3"}
+
+
 def test_when_the_checkpoint_past_an_unseen_link_congests_too_the_source_moves_on_to_it() -> None:
     """lane-closure: K2's queue was reported a moment before K3's (the closure is in K3's view):
     one incident, its source at K3, not a second one."""

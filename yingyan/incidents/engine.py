@@ -404,10 +404,22 @@ class IncidentEngine:
             a = gap / 2.0
         else:
             a = (t1 - t_d + gap / v) / (1.0 / w + 1.0 / v)
+        beyond = a - gap
         a = float(np.clip(a, 0.0, gap))
         position = self.network.along(link, a)
+        if t_d is not None and beyond >= self.rules.in_view_beyond_m:
+            # The timing puts the cause past the link's end, inside the downstream camera's view, where its
+            # detectors missed it (a far stall in rain): the source is that view, and the flow was cut
+            # there at once, so the cut is the onset (the backward wave would date it from the clipped place).
+            if record.source_segment != link.downstream:
+                record.timeline.append((t1, f"source estimated in {link.downstream}'s view, not seen by its detectors"))
+            record.source_segment = record.source_camera_id = link.downstream
+            record.source_position_m = position
+            record.start_s = t_d
+            return
         if record.source_position_m is None or abs(position - record.source_position_m) >= 10.0:
             record.timeline.append((t1, f"source estimated {a:.0f} m past {up}'s view (wave {w * 3.6:.0f} km/h)"))
+        record.source_segment, record.source_camera_id = f"{link.upstream}>{link.downstream}", up
         record.source_position_m = position
         record.start_s = t1 - a / w
 
@@ -450,6 +462,10 @@ class IncidentEngine:
             after_level = flows[i + 1] if i + 1 < len(flows) else flows[i]
             if usual - after_level <= 0:
                 return starts[i]
+            before = float(np.clip((flows[i - 1] - after_level) / (usual - after_level), 0.0, 1.0))
+            if before < 0.9:
+                # The interval before was cut already, not enough to pass the drop: the step lies in it.
+                return starts[i - 1] + before * width
             share = float(np.clip((flows[i] - after_level) / (usual - after_level), 0.0, 1.0))
             return starts[i] + share * width
         return None

@@ -133,6 +133,11 @@ class IncidentRules(StrictModel):
         default=10.0, ge=0, title="Queue head in view (m)",
         description="A queue whose head stands this far inside the camera's view has its cause there.",
     )  # fmt: skip
+    in_view_beyond_m: float = Field(
+        default=30.0, ge=0, title="Source in the next view (m)",
+        description="An unseen cause whose timing places it this far past the end of its link lies in the "
+        "downstream camera's view (its detectors missed it): that camera is named the source.",
+    )  # fmt: skip
     baseline_k: float = Field(
         default=3.0, gt=0, title="Baseline margin (spreads)",
         description="Congestion is abnormal when its speed is this many baseline spreads below the usual speed.",
