@@ -120,6 +120,34 @@ def test_at_night_a_vehicle_is_its_pair_of_headlamps_and_street_lights_are_scene
         assert x1 < 300 and x2 > 316 and x2 - x1 < 30  # one box around both lamps, about a car wide
 
 
+def test_at_dusk_the_two_lamp_blobs_of_one_vehicle_are_one_box() -> None:
+    """Dusk in rain: the body barely differs from the road, the two headlamps and their glare are what
+    moves (two blobs); they are one vehicle, not two (dusk-rain-stall counted twice its traffic)."""
+    from tests.traffic.test_meter import _calibration  # top-down, 10 px per metre
+
+    rng = np.random.default_rng(5)
+    road = np.clip(np.full((360, 640, 3), 70.0) + rng.normal(0, 3, (360, 640, 3)), 0, 255).astype(np.uint8)
+    detector = MotionDetector(fps=5)
+    detector.use_calibration(_calibration())
+    found = []
+    for k in range(60):
+        frame = road.copy()
+        if k >= detector.warmup_frames + 5:
+            y = 60 + 4 * (k - detector.warmup_frames)
+            cv2.rectangle(frame, (293, y - 30), (323, y + 8), (66, 66, 66), -1)  # the body, as dark as the road
+            for x in (298, 318):  # headlamps 2 m apart, each with its glare
+                cv2.circle(frame, (x, y), 6, (160, 160, 160), -1)
+                cv2.circle(frame, (x, y), 3, (255, 255, 255), -1)
+        det = detector.update(frame)
+        if k >= detector.warmup_frames + 8:
+            found.append(det)
+    assert detector._median > detector.night_level  # not night: the blobs are the moving boxes themselves
+    assert all(len(d) == 1 for d in found), [len(d) for d in found]
+    for d in found:
+        x1, _, x2, _ = d.xyxy[0]
+        assert x1 <= 293 and x2 >= 323
+
+
 def _sim_calibration() -> CameraCalibration:
     scenario = load_builtin("free-flow")
     cp = scenario.checkpoints[0]

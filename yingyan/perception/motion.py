@@ -36,6 +36,8 @@ from yingyan.traffic.footprint import FootprintLocator
 
 LAMP_GREY = 230  # at night, a vehicle lamp is about the only thing this bright
 
+_Lamp = tuple[float, float, float, bool]  # a lamp in the processed region: x, y, radius (px), moving
+
 
 class MotionDetector:
     """``update(image) -> sv.Detections`` (class car, confidence = blob fill, ``data['stationary']``)."""
@@ -113,15 +115,11 @@ class MotionDetector:
         locator = FootprintLocator(calibration)
         self._locator = locator if locator.camera is not None else None
 
-    def _lamp_pairs(self, grey: np.ndarray, fast_mask: np.ndarray, slow_mask: np.ndarray) -> sv.Detections:
-        """Night: vehicles as pairs of bright lamps at one height, a vehicle's width apart.
-
-        At night a motion mask holds lamps, their glare and the pools of light they throw on the
-        road, which move with the vehicle and break it into pieces; the lamps themselves are
-        the reliable part. Lamps that neither model sees as foreground (street lights) are left out.
-        """
-        assert self._lamp_spacing is not None
+    def _lamps(self, grey: np.ndarray, fast_mask: np.ndarray, slow_mask: np.ndarray) -> list[_Lamp]:
+        """Bright lamps that either model sees as foreground (street lights and lit windows are scenery)."""
         bright = (grey > LAMP_GREY).astype(np.uint8)
+        if not cv2.countNonZero(bright):
+            return []
         count, _, stats, centres = cv2.connectedComponentsWithStats(bright, connectivity=8)
         lamps = []
         for i in range(1, count):
@@ -133,8 +131,12 @@ class MotionDetector:
             if not moving and not slow_mask[y : y + h, x : x + w].any():
                 continue  # a street light, or a lit window: part of the scene
             lamps.append((float(cx), float(cy), math.sqrt(stats[i][4] / math.pi), moving))
-        if not lamps:
-            return sv.Detections.empty()
+        return lamps
+
+    def _pairs(self, lamps: list[_Lamp]) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """Each lamp's partner (its mutual nearest lamp at the same height, a vehicle's width away; -1 when
+        none), and the pixel length of 1.0 and 2.2 m across the road at each lamp."""
+        assert self._lamp_spacing is not None
         pts = np.array([[lx, ly] for lx, ly, _, _ in lamps])
         lo, hi = self._lamp_spacing(pts)
         # Each lamp pairs with its nearest partner at the same height at a plausible spacing,
@@ -149,11 +151,55 @@ class MotionDetector:
                 if d < gap and max(ri, rj) < 2.5 * min(ri, rj) + 1.0:
                     choice, gap = j, d
             best.append(choice)
+        partner = [j if j >= 0 and best[j] == i else -1 for i, j in enumerate(best)]
+        return partner, lo, hi
+
+    def _join_lamp_pairs(self, boxes: list[tuple[int, int, int, int]], lamps: list[_Lamp]) -> list[int]:
+        """Indices of the moving boxes to keep once the two blobs of one vehicle's lamps are one box.
+
+        At dusk and in rain a vehicle's body barely differs from the road and its two headlamps, with
+        their glare, are what the motion mask holds: two blobs, two "vehicles". Two moving lamps that
+        pair (at one height, a vehicle's width apart) in two different blobs make those one box.
+        """
+        keep = list(range(len(boxes)))
+        if len(lamps) < 2 or len(boxes) < 2:
+            return keep
+        partner, _, _ = self._pairs(lamps)
+
+        def holder(lamp: _Lamp) -> int:
+            for k in keep:
+                x0, y0, x1, y1 = boxes[k]
+                if x0 <= lamp[0] < x1 and y0 <= lamp[1] < y1:
+                    return k
+            return -1
+
+        for i, j in enumerate(partner):
+            if j <= i or not (lamps[i][3] and lamps[j][3]):
+                continue
+            a, b = holder(lamps[i]), holder(lamps[j])
+            if a < 0 or b < 0 or a == b:
+                continue
+            (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = boxes[a], boxes[b]
+            boxes[a] = (min(ax0, bx0), min(ay0, by0), max(ax1, bx1), max(ay1, by1))
+            keep.remove(b)
+        return keep
+
+    def _lamp_pairs(self, grey: np.ndarray, fast_mask: np.ndarray, slow_mask: np.ndarray) -> sv.Detections:
+        """Night: vehicles as pairs of bright lamps at one height, a vehicle's width apart.
+
+        At night a motion mask holds lamps, their glare and the pools of light they throw on the
+        road, which move with the vehicle and break it into pieces; the lamps themselves are
+        the reliable part. Lamps that neither model sees as foreground (street lights) are left out.
+        """
+        lamps = self._lamps(grey, fast_mask, slow_mask)
+        if not lamps:
+            return sv.Detections.empty()
+        best, lo, hi = self._pairs(lamps)
         boxes, stationary, classes = [], [], []
         for i, j in enumerate(best):
-            if j <= i or best[j] != i:
+            if j <= i:
                 continue
-            (xi, yi, ri, mi), (xj, yj, rj, mj) = lamps[i], lamps[j]
+            (xi, yi, _, mi), (xj, yj, _, mj) = lamps[i], lamps[j]
             left, right = min(xi, xj), max(xi, xj)
             sep, row = right - left, (yi + yj) / 2
             boxes.append((left - 0.2 * sep, row - 0.9 * sep, right + 0.2 * sep, row + 0.3 * sep))
@@ -401,6 +447,13 @@ class MotionDetector:
                 self._heal(frame, ghosts)
         if not boxes:
             return sv.Detections.empty()
+        if self._lamp_spacing is not None and self._grey is not None:
+            movers = [b for b, flag in zip(boxes, stationary, strict=True) if not flag]
+            joined = self._join_lamp_pairs(movers, self._lamps(self._grey, fast_mask, slow_mask))
+            if len(joined) < len(movers):
+                standing = [b for b, flag in zip(boxes, stationary, strict=True) if flag]
+                boxes = [movers[k] for k in joined] + standing
+                stationary = [False] * len(joined) + [True] * len(standing)
         xyxy = self._to_frame(np.asarray(boxes, dtype=np.float32))
         keep = self._not_shadows(xyxy)
         xyxy, stationary = xyxy[keep], [flag for flag, k in zip(stationary, keep, strict=True) if k]
