@@ -154,35 +154,49 @@ class MotionDetector:
         partner = [j if j >= 0 and best[j] == i else -1 for i, j in enumerate(best)]
         return partner, lo, hi
 
-    def _join_lamp_pairs(self, boxes: list[tuple[int, int, int, int]], lamps: list[_Lamp]) -> list[int]:
+    def _join_lamp_pairs(self, boxes: list[tuple[int, int, int, int]], grey: np.ndarray) -> list[int]:
         """Indices of the moving boxes to keep once the two blobs of one vehicle's lamps are one box.
 
         At dusk and in rain a vehicle's body barely differs from the road and its two headlamps, with
-        their glare, are what the motion mask holds: two blobs, two "vehicles". Two moving lamps that
-        pair (at one height, a vehicle's width apart) in two different blobs make those one box.
+        their glare, are what the motion mask holds: two blobs, two "vehicles". Two lamps that pair (at
+        one height, a vehicle's width apart) in two different moving blobs make those one box. Lamps are
+        looked for inside the moving boxes only (a bright pixel is rare there by day: this costs little).
         """
         keep = list(range(len(boxes)))
-        if len(lamps) < 2 or len(boxes) < 2:
+        if len(boxes) < 2:
+            return keep
+        lamps: list[_Lamp] = []
+        owner: list[int] = []
+        for k, (x0, y0, x1, y1) in enumerate(boxes):
+            bright = (grey[y0:y1, x0:x1] > LAMP_GREY).astype(np.uint8)
+            if not cv2.countNonZero(bright):
+                continue
+            count, _, stats, centres = cv2.connectedComponentsWithStats(bright, connectivity=8)
+            for i in range(1, count):
+                if stats[i][4] >= 2:
+                    cx, cy = centres[i]
+                    lamps.append((float(cx) + x0, float(cy) + y0, math.sqrt(stats[i][4] / math.pi), True))
+                    owner.append(k)
+        if len(set(owner)) < 2:
             return keep
         partner, _, _ = self._pairs(lamps)
+        into = list(range(len(boxes)))  # the box each box was joined into
 
-        def holder(lamp: _Lamp) -> int:
-            for k in keep:
-                x0, y0, x1, y1 = boxes[k]
-                if x0 <= lamp[0] < x1 and y0 <= lamp[1] < y1:
-                    return k
-            return -1
+        def root(k: int) -> int:
+            while into[k] != k:
+                k = into[k]
+            return k
 
         for i, j in enumerate(partner):
-            if j <= i or not (lamps[i][3] and lamps[j][3]):
+            if j <= i:
                 continue
-            a, b = holder(lamps[i]), holder(lamps[j])
-            if a < 0 or b < 0 or a == b:
+            a, b = root(owner[i]), root(owner[j])
+            if a == b:
                 continue
             (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = boxes[a], boxes[b]
             boxes[a] = (min(ax0, bx0), min(ay0, by0), max(ax1, bx1), max(ay1, by1))
-            keep.remove(b)
-        return keep
+            into[b] = a
+        return [k for k in keep if into[k] == k]
 
     def _lamp_pairs(self, grey: np.ndarray, fast_mask: np.ndarray, slow_mask: np.ndarray) -> sv.Detections:
         """Night: vehicles as pairs of bright lamps at one height, a vehicle's width apart.
@@ -449,7 +463,7 @@ class MotionDetector:
             return sv.Detections.empty()
         if self._lamp_spacing is not None and self._grey is not None:
             movers = [b for b, flag in zip(boxes, stationary, strict=True) if not flag]
-            joined = self._join_lamp_pairs(movers, self._lamps(self._grey, fast_mask, slow_mask))
+            joined = self._join_lamp_pairs(movers, self._grey)
             if len(joined) < len(movers):
                 standing = [b for b, flag in zip(boxes, stationary, strict=True) if flag]
                 boxes = [movers[k] for k in joined] + standing
