@@ -22,23 +22,17 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import av
 import cv2
-import yaml
+from clips import SHARED, free_flow_clip, real_clips  # bench/clips.py
 from rich.console import Console
 from rich.table import Table
 
 from yingyan.calibration import CameraCalibration
 from yingyan.perception.analyze import analyze
-from yingyan.perception.calibrate import CalibrationInput, calibrate
 from yingyan.perception.detector import Detector
 from yingyan.perception.gating import GatedDetector
 from yingyan.perception.motion import MotionDetector
 from yingyan.perception.onnx import OnnxDetector
-from yingyan.sim.library import load_builtin
-from yingyan.sim.runner import RunOptions, run_scenario
 from yingyan.sources import FrameReader, SourceConfig
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "real_clips"  # calibrations of the real clips
 
 
 def detector_for(backend: str) -> Detector:
@@ -101,25 +95,16 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="video seconds per measurement")
     args = parser.parse_args()
     cv2.setNumThreads(1)
-    real = [
-        (SHARED / "videos" / f"{name}.mp4", calibrate(CalibrationInput.model_validate(
-            yaml.safe_load((DATA / f"{name}.yaml").read_text(encoding="utf-8"))), frame_size)[0])
-        for name, frame_size in (("two_lane_street", (640, 352)), ("urban_multilane_dusk", (640, 360)))
-    ]  # fmt: skip
+    real = [(clip, calibration) for _, clip, calibration in real_clips()]
     with tempfile.TemporaryDirectory() as tmp:
         clips = list(real)
         for sim_size in ((640, 360), (1280, 720)):
-            run = run_scenario(
-                load_builtin("free-flow"),
-                Path(tmp) / f"sim{sim_size[0]}",
-                RunOptions(duration_s=args.seconds + 2, size=sim_size, fps=25, workers=1),
-            )
-            cam = run / "cameras" / "K1"
-            clips.append((cam / "video.mp4", CameraCalibration.load(cam / "calibration.json")))
+            clip, calibration = free_flow_clip(Path(tmp) / f"sim{sim_size[0]}", sim_size, args.seconds)
+            clips.append((clip, calibration))
             if sim_size[0] >= 1280:
                 # The renderer's flat shading compresses to ~0.3 Mbit/s; a 720p camera streams 2-4.
-                camera_like = camera_bitrate_copy(cam / "video.mp4", cam / "video_2mbps.mp4", kbps=2000)
-                clips.append((camera_like, CameraCalibration.load(cam / "calibration.json")))
+                camera_like = camera_bitrate_copy(clip, clip.parent / "video_2mbps.mp4", kbps=2000)
+                clips.append((camera_like, calibration))
         title = f"Perception cost on one core, analysis at 5 fps (up to {args.seconds:.0f} s of each clip)"
         table = Table(title=title)
         for col in ("clip", "size", "back-end", "CPU s per video s", "× decode", "cameras per core"):

@@ -26,21 +26,16 @@ import av
 import cv2
 import numpy as np
 import supervision as sv
-import yaml
+from clips import free_flow_clip, real_clips  # bench/clips.py
 from rich.console import Console
 from rich.table import Table
 
 from yingyan.calibration import CameraCalibration
-from yingyan.perception.calibrate import CalibrationInput, calibrate
 from yingyan.perception.motion import MotionDetector
 from yingyan.perception.region import RegionDetector, lanes_region
 from yingyan.perception.tracking import VehicleTracker
-from yingyan.sim.library import load_builtin
-from yingyan.sim.runner import RunOptions, run_scenario
 from yingyan.traffic.meter import LaneMeter
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "real_clips"
 RATE = 5.0  # analysed frames per second
 
 
@@ -74,7 +69,7 @@ def stages(clip: Path, calibration: CameraCalibration, seconds: float) -> dict[s
     # The floor: one background-subtraction update (OpenCV's MOG2, as the design names it) of the
     # lanes' region at the detector's working size, nothing else.
     x0, y0, x1, y1 = lanes_region(calibration)
-    scale = MotionDetector(fps=RATE).scale_for(images[0][y0:y1, x0:x1].shape)
+    scale = MotionDetector(fps=RATE).scale_for(images[0].shape)  # as RegionDetector: the whole frame's scale
     size = (round((x1 - x0) * scale), round((y1 - y0) * scale))
     crops = [cv2.resize(image[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA) for image in images]
     mog2 = cv2.createBackgroundSubtractorMOG2(history=50, varThreshold=25, detectShadows=True)
@@ -98,20 +93,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="video seconds per clip")
     args = parser.parse_args()
     cv2.setNumThreads(1)
-    clips: list[tuple[str, Path, CameraCalibration]] = []
-    for name, size in (("two_lane_street", (640, 352)), ("urban_multilane_dusk", (640, 360))):
-        spec = CalibrationInput.model_validate(yaml.safe_load((DATA / f"{name}.yaml").read_text(encoding="utf-8")))
-        clips.append((name, SHARED / "videos" / f"{name}.mp4", calibrate(spec, size)[0]))
+    clips = real_clips()
     with tempfile.TemporaryDirectory() as tmp:
         for size in ((640, 360), (1280, 720)):
-            run = run_scenario(
-                load_builtin("free-flow"),
-                Path(tmp) / f"sim{size[0]}",
-                RunOptions(duration_s=args.seconds + 2, size=size, fps=25, workers=1),
-            )
-            cam = run / "cameras" / "K1"
-            clips.append((f"sim free-flow K1 {size[0]}x{size[1]}", cam / "video.mp4",
-                          CameraCalibration.load(cam / "calibration.json")))  # fmt: skip
+            clip, calibration = free_flow_clip(Path(tmp) / f"sim{size[0]}", size, args.seconds)
+            clips.append((f"sim free-flow K1 {size[0]}x{size[1]}", clip, calibration))
         title = f"The motion pipeline stage by stage, one core, {RATE:g} fps analysis (ms per analysed frame)"
         table = Table(title=title)
         for col in ("clip", "decode (all frames)", "budget 0.5x decode", "one MOG2 update", "to BGR", "motion detector",
