@@ -305,9 +305,9 @@ def test_a_crash_whose_blobs_settle_into_one_track_is_a_crash_from_when_it_came_
     def merged(t: float) -> float | None:
         if t < 23.0:
             return None
-        if t < 24.0:
-            return 42.0  # the merged blob's footprint, placed short of the wreck
-        return min(42.0 + 18.0 * (t - 24.0), 60.0)  # … then on it
+        if t < 23.6:
+            return 42.0  # the merged blob's footprint, placed short of the wreck for a moment
+        return min(42.0 + 18.0 * (t - 23.6), 60.0)  # … then on it
 
     vehicles = {1: (1, lambda t: leader(t) if t < 22.0 else None), 2: (1, merged)} | _flow(2, 100, 20, 3.0)
     events = _run(CameraEvents(_calibration()), vehicles, 60.0)

@@ -35,6 +35,7 @@ AWAY_S = 5.0  # a standing vehicle measured off its place this long has moved (b
 PLACE_RADIUS_M = 3.0  # what the detector sees standing at one place stays this close (as a standing track)
 PLACE_GAP_S = 15.0  # …and is seen there again within this long (a far car in rain is lost for seconds at a time)
 DRIVING_OFF_S = 1.0  # …and one moving off its place this long has left it for whatever stops there next
+SETTLING_S = 1.0  # a track that stood this briefly before it slid elsewhere and stood again was settling
 HANDOVER_S = 10.0  # a new track standing where another came to rest this recently is the same vehicle
 STANDING_TYPES = (EventType.STOPPED_VEHICLE, EventType.ILLEGAL_PARKING, EventType.CRASH)
 WRONG_WAY_MARGIN_M = 1.0  # a wrong-way vehicle is this far inside its lane (centred: 1.75 m), not on its edge
@@ -344,13 +345,17 @@ class CameraEvents:
         as hard as it stopped then; ``None`` while it is only off its place.
 
         Without this its new rest would count only once the old place is given up (``AWAY_S`` later), and
-        a hard stop would be judged seconds after it happened, when it no longer looks hard.
+        a hard stop would be judged seconds after it happened, when it no longer looks hard. A hard stop only
+        where its lane flowed just before: in a queue the blobs of standing vehicles merge and part all the
+        time, and their leaps look like hard stops (corridor-peak's lane drop).
         """
         radius = self.rules.still_radius_m
         if not still or math.dist(p.road, st.anchor) <= 2 * radius:
             return None  # moving, or jittering about its place (a merged blob)
+        if st.away_since is None or st.away_since - st.since >= SETTLING_S:
+            return None  # it stood at its place a while: a vehicle that stands, whatever its blob does now
         if st.resting is None or math.dist(st.resting[0], p.road) > radius:
-            st.resting = (p.road, p.t, self._braked_hard(p.track, p.t))
+            st.resting = (p.road, p.t, self._braked_hard(p.track, p.t) and self._lane_flowed(p))
             return None
         place, since, hard = st.resting
         if p.t - since < DRIVING_OFF_S:
@@ -360,6 +365,17 @@ class CameraEvents:
         here.anchor, here.since, here.abrupt = place, since, here.abrupt or hard
         here.onset = min(here.onset, since)
         return here
+
+    def _lane_flowed(self, p: TrackPoint) -> bool:
+        """Whether the traffic in a point's lane around it flowed in the 20 s up to a few seconds ago."""
+        along = self._along(p)
+        speeds = [
+            s.speed_kmh
+            for s in self._history
+            if s.way == p.direction and s.lane == p.lane and abs(s.along - along) <= 30.0
+            and p.t - 20.0 <= s.t <= p.t - 3.0
+        ]  # fmt: skip
+        return bool(speeds) and float(np.median(speeds)) > self.rules.flowing_kmh
 
     def _came_to_rest(self, p: TrackPoint, t: float) -> _Standing:
         """A track that has just come to rest, or a new track for what already stood there.
