@@ -297,26 +297,6 @@ def test_a_rear_end_crash_is_one_crash_event_with_both_vehicles_within_seconds()
     assert 20.0 <= events[0].start_s <= 21.5 and events[0].alert_s - events[0].start_s <= 9.0
 
 
-def test_a_crash_whose_blobs_settle_into_one_track_is_a_crash_from_when_it_came_to_rest() -> None:
-    """crash-junction seed 2: the leader's track stops hard and is lost as the follower's blob merges with it;
-    the merged blob is first measured standing 18 m short of the wreck, then leaps onto it and stays."""
-    leader = _stalls(60.0, stop_t=20.0, decel=9.0)
-
-    def merged(t: float) -> float | None:
-        if t < 23.0:
-            return None
-        if t < 23.6:
-            return 42.0  # the merged blob's footprint, placed short of the wreck for a moment
-        return min(42.0 + 18.0 * (t - 23.6), 60.0)  # … then on it
-
-    vehicles = {1: (1, lambda t: leader(t) if t < 22.0 else None), 2: (1, merged)} | _flow(2, 100, 20, 3.0)
-    events = _run(CameraEvents(_calibration()), vehicles, 60.0)
-    raised = [e for e in events if e.end_s is None]
-    assert [(e.type, e.track_ids) for e in raised] == [(EventType.CRASH, (2,))]
-    assert 25.0 <= raised[0].start_s <= 26.5, raised[0].start_s
-    assert abs(raised[0].position[0] - 60.0) <= 1.0
-
-
 def test_two_cars_braking_normally_one_behind_the_other_are_no_crash() -> None:
     detector = CameraEvents(_calibration())
     vehicles = {1: (1, _stalls(60.0, stop_t=20.0, decel=2.5)), 2: (1, _stalls(53.0, stop_t=20.8, decel=2.5))}

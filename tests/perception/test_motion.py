@@ -127,7 +127,7 @@ def test_at_dusk_the_two_lamp_blobs_of_one_vehicle_are_one_box() -> None:
 
     rng = np.random.default_rng(5)
     road = np.clip(np.full((360, 640, 3), 70.0) + rng.normal(0, 3, (360, 640, 3)), 0, 255).astype(np.uint8)
-    detector = MotionDetector(fps=5)
+    detector = MotionDetector(fps=5, join_lamps=True)
     detector.use_calibration(_calibration())
     found = []
     for k in range(60):

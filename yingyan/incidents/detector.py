@@ -35,7 +35,6 @@ AWAY_S = 5.0  # a standing vehicle measured off its place this long has moved (b
 PLACE_RADIUS_M = 3.0  # what the detector sees standing at one place stays this close (as a standing track)
 PLACE_GAP_S = 15.0  # …and is seen there again within this long (a far car in rain is lost for seconds at a time)
 DRIVING_OFF_S = 1.0  # …and one moving off its place this long has left it for whatever stops there next
-SETTLING_S = 1.0  # a track that stood this briefly before it slid elsewhere and stood again was settling
 HANDOVER_S = 10.0  # a new track standing where another came to rest this recently is the same vehicle
 STANDING_TYPES = (EventType.STOPPED_VEHICLE, EventType.ILLEGAL_PARKING, EventType.CRASH)
 WRONG_WAY_MARGIN_M = 1.0  # a wrong-way vehicle is this far inside its lane (centred: 1.75 m), not on its edge
@@ -64,7 +63,6 @@ class _Standing:
     queued_since: float | None = None  # queued behind another vehicle since
     next_head_check: float = -math.inf
     event: str | None = None  # id of the event it raised or joined
-    resting: tuple[tuple[float, float], float, bool] | None = None  # still elsewhere: (where, since, stopped hard)
     driven_through: int = 0  # frames in which a moving vehicle was measured where it stands
 
 
@@ -268,10 +266,7 @@ class CameraEvents:
                 st.away_since = p.t if st.away_since is None else st.away_since
                 if not still and p.t - st.away_since >= DRIVING_OFF_S:
                     self._vacated(st.anchor)  # driving off, it seems: what stops here next is another vehicle
-                moved = self._rests_elsewhere(st, p, still)
-                if moved is None:
-                    continue
-                st = self._standing[p.track] = moved
+                continue
             elif still:
                 st = self._standing[p.track] = self._came_to_rest(p, t)
             else:
@@ -338,44 +333,6 @@ class CameraEvents:
             if op.event.type in STANDING_TYPES and t - op.last_seen > PLACE_CLEAR_S:
                 out += self._end(key, op.last_seen)
         return out
-
-    def _rests_elsewhere(self, st: _Standing, p: TrackPoint, still: bool) -> _Standing | None:
-        """A standing track measured at rest at another place for a second: it moved there and came to rest
-        there (a crash's blobs settling into one, a vehicle that rolled on), since it first stood there and
-        as hard as it stopped then; ``None`` while it is only off its place.
-
-        Without this its new rest would count only once the old place is given up (``AWAY_S`` later), and
-        a hard stop would be judged seconds after it happened, when it no longer looks hard. A hard stop only
-        where its lane flowed just before: in a queue the blobs of standing vehicles merge and part all the
-        time, and their leaps look like hard stops (corridor-peak's lane drop).
-        """
-        radius = self.rules.still_radius_m
-        if not still or math.dist(p.road, st.anchor) <= 2 * radius:
-            return None  # moving, or jittering about its place (a merged blob)
-        if st.away_since is None or st.away_since - st.since >= SETTLING_S:
-            return None  # it stood at its place a while: a vehicle that stands, whatever its blob does now
-        if st.resting is None or math.dist(st.resting[0], p.road) > radius:
-            st.resting = (p.road, p.t, self._braked_hard(p.track, p.t) and self._lane_flowed(p))
-            return None
-        place, since, hard = st.resting
-        if p.t - since < DRIVING_OFF_S:
-            return None
-        self._vacated(st.anchor)
-        here = self._came_to_rest(p, p.t)
-        here.anchor, here.since, here.abrupt = place, since, here.abrupt or hard
-        here.onset = min(here.onset, since)
-        return here
-
-    def _lane_flowed(self, p: TrackPoint) -> bool:
-        """Whether the traffic in a point's lane around it flowed in the 20 s up to a few seconds ago."""
-        along = self._along(p)
-        speeds = [
-            s.speed_kmh
-            for s in self._history
-            if s.way == p.direction and s.lane == p.lane and abs(s.along - along) <= 30.0
-            and p.t - 20.0 <= s.t <= p.t - 3.0
-        ]  # fmt: skip
-        return bool(speeds) and float(np.median(speeds)) > self.rules.flowing_kmh
 
     def _came_to_rest(self, p: TrackPoint, t: float) -> _Standing:
         """A track that has just come to rest, or a new track for what already stood there.

@@ -56,7 +56,9 @@ class MotionDetector:
         shadow_ratio: float = 0.35,
         split: bool = False,  # off: on balance it splits single vehicles in dense traffic (bench/README.md)
         ghost_ratio: float = 0.5,
+        join_lamps: bool = False,  # off until shown harmless over the incident evaluation (bench/README.md)
     ) -> None:
+        self.join_lamps = join_lamps
         self.split = split
         self.fps = fps
         self.process_width = process_width
@@ -461,7 +463,7 @@ class MotionDetector:
                 self._heal(frame, ghosts)
         if not boxes:
             return sv.Detections.empty()
-        if self._lamp_spacing is not None and self._grey is not None:
+        if self.join_lamps and self._lamp_spacing is not None and self._grey is not None:
             movers = [b for b, flag in zip(boxes, stationary, strict=True) if not flag]
             joined = self._join_lamp_pairs(movers, self._grey)
             if len(joined) < len(movers):
