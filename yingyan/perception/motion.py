@@ -119,20 +119,12 @@ class MotionDetector:
 
     def _lamps(self, grey: np.ndarray, fast_mask: np.ndarray, slow_mask: np.ndarray) -> list[_Lamp]:
         """Bright lamps that either model sees as foreground (street lights and lit windows are scenery)."""
-        bright = (grey > LAMP_GREY).astype(np.uint8)
-        if not cv2.countNonZero(bright):
-            return []
-        count, _, stats, centres = cv2.connectedComponentsWithStats(bright, connectivity=8)
         lamps = []
-        for i in range(1, count):
-            if stats[i][4] < 2:
-                continue
-            cx, cy = centres[i]
-            x, y, w, h = (int(v) for v in stats[i][:4])
+        for cx, cy, radius, (x, y, w, h) in _bright_spots(grey):
             moving = bool(fast_mask[y : y + h, x : x + w].any())
             if not moving and not slow_mask[y : y + h, x : x + w].any():
                 continue  # a street light, or a lit window: part of the scene
-            lamps.append((float(cx), float(cy), math.sqrt(stats[i][4] / math.pi), moving))
+            lamps.append((cx, cy, radius, moving))
         return lamps
 
     def _pairs(self, lamps: list[_Lamp]) -> tuple[list[int], np.ndarray, np.ndarray]:
@@ -164,23 +156,16 @@ class MotionDetector:
         one height, a vehicle's width apart) in two different moving blobs make those one box. Lamps are
         looked for inside the moving boxes only (a bright pixel is rare there by day: this costs little).
         """
-        keep = list(range(len(boxes)))
         if len(boxes) < 2:
-            return keep
+            return list(range(len(boxes)))
         lamps: list[_Lamp] = []
         owner: list[int] = []
         for k, (x0, y0, x1, y1) in enumerate(boxes):
-            bright = (grey[y0:y1, x0:x1] > LAMP_GREY).astype(np.uint8)
-            if not cv2.countNonZero(bright):
-                continue
-            count, _, stats, centres = cv2.connectedComponentsWithStats(bright, connectivity=8)
-            for i in range(1, count):
-                if stats[i][4] >= 2:
-                    cx, cy = centres[i]
-                    lamps.append((float(cx) + x0, float(cy) + y0, math.sqrt(stats[i][4] / math.pi), True))
-                    owner.append(k)
+            for cx, cy, radius, _ in _bright_spots(grey[y0:y1, x0:x1]):
+                lamps.append((cx + x0, cy + y0, radius, True))
+                owner.append(k)
         if len(set(owner)) < 2:
-            return keep
+            return list(range(len(boxes)))
         partner, _, _ = self._pairs(lamps)
         into = list(range(len(boxes)))  # the box each box was joined into
 
@@ -198,7 +183,7 @@ class MotionDetector:
             (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = boxes[a], boxes[b]
             boxes[a] = (min(ax0, bx0), min(ay0, by0), max(ax1, bx1), max(ay1, by1))
             into[b] = a
-        return [k for k in keep if into[k] == k]
+        return [k for k in range(len(boxes)) if into[k] == k]
 
     def _lamp_pairs(self, grey: np.ndarray, fast_mask: np.ndarray, slow_mask: np.ndarray) -> sv.Detections:
         """Night: vehicles as pairs of bright lamps at one height, a vehicle's width apart.
@@ -481,6 +466,20 @@ class MotionDetector:
             class_id=np.full(len(xyxy), CAR, dtype=int),
             data={"stationary": np.asarray(stationary, dtype=bool)},
         )
+
+
+def _bright_spots(grey: np.ndarray) -> list[tuple[float, float, float, tuple[int, int, int, int]]]:
+    """Spots brighter than a lamp's grey (2 px or more): centre x, y, radius and bounding box (x, y, w, h)."""
+    bright = (grey > LAMP_GREY).astype(np.uint8)
+    if not cv2.countNonZero(bright):
+        return []
+    count, _, stats, centres = cv2.connectedComponentsWithStats(bright, connectivity=8)
+    return [
+        (float(centres[i][0]), float(centres[i][1]), math.sqrt(stats[i][4] / math.pi),
+         (int(stats[i][0]), int(stats[i][1]), int(stats[i][2]), int(stats[i][3])))
+        for i in range(1, count)
+        if stats[i][4] >= 2
+    ]  # fmt: skip
 
 
 def _outline(image: np.ndarray, ring: np.ndarray) -> float:
