@@ -427,3 +427,30 @@ def test_a_standing_thing_that_traffic_in_its_lane_drives_through_is_no_stopped_
     detector = CameraEvents(_calibration())
     events = _run(detector, {**ghost, **beside}, 60.0, flagged=frozenset(ghost))
     assert [e.type for e in events if e.end_s is None] == [EventType.STOPPED_VEHICLE]
+
+
+def test_a_crash_whose_two_vehicles_merge_into_one_blob_that_settles_on_the_wreck_is_a_crash() -> None:
+    """crash-junction: the leader stops hard and its track is lost as the follower's blob merges with it; the
+    merged blob is first placed short of the wreck, leaps onto it and stands. It is the wreck, stopped hard
+    when the leader did, not a vehicle that came to rest gently 5 s later."""
+    leader = _stalls(60.0, stop_t=20.0, decel=9.0)
+
+    def merged(t: float) -> float | None:
+        if t < 22.0:
+            return None
+        return 45.0 if t < 24.0 else 49.0 if t < 25.5 else 60.0  # placed short of the wreck, then leaps onto it
+
+    vehicles = {1: (1, lambda t: leader(t) if t < 21.0 else None), 2: (1, merged)} | _flow(2, 100, 30, 3.0)
+    raised = [e for e in _run(CameraEvents(_calibration()), vehicles, 60.0) if e.end_s is None]
+    assert [e.type for e in raised] == [EventType.CRASH]
+    assert 19.5 <= raised[0].start_s <= 21.0, raised[0].start_s
+
+
+def test_a_vehicle_that_drives_up_fast_while_another_stands_there_does_not_take_its_hard_stop() -> None:
+    """A car stops hard and stands; a second drives up fast, in view all the while, and stops behind it as its
+    track is lost. The second came to rest itself, gently: one stopped vehicle at most, no crash."""
+    first = _stalls(60.0, stop_t=20.0, decel=9.0)
+    second = _stalls(58.0, stop_t=28.0, decel=2.5)  # 2 m short of the first's place: within its radius
+    vehicles = {1: (1, lambda t: first(t) if t < 27.0 else None), 2: (1, second)} | _flow(2, 100, 30, 3.0)
+    raised = [e for e in _run(CameraEvents(_calibration()), vehicles, 70.0) if e.end_s is None]
+    assert EventType.CRASH not in {e.type for e in raised}

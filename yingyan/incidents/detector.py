@@ -350,19 +350,24 @@ class CameraEvents:
             # Something has stood here without a break (tracks lost and found in rain, at the far end
             # of a view, or a blob that merged with a passing vehicle for a moment): since then.
             here.onset = spot.since
-        recent = max((v for _, v in self._speeds.get(p.track, ())), default=0.0) * 3.6
-        if p.t - self._first_seen.get(p.track, p.t) > HANDOVER_S or recent >= self.rules.crash_from_kmh:
+        first_seen = self._first_seen.get(p.track, p.t)
+        if p.t - first_seen > HANDOVER_S:
             return here  # a track that drove here came to rest itself: nothing more to inherit
+        came_fast = max((v for _, v in self._speeds.get(p.track, ())), default=0.0) * 3.6 >= self.rules.crash_from_kmh
+        # A track that came in fast came to rest itself, unless it is a blob that leapt onto what stood
+        # here (a crash's two vehicles merging into one): then it replaces a standing track that was gone
+        # before it was first seen. One that drove up while the other still stood does not.
+        gone_by = first_seen if came_fast else t
         while self._rested and t - self._rested[0][2] > HANDOVER_S:
             self._rested.popleft()
-        for place, onset, _ in self._rested:
+        for place, onset, _ in () if came_fast else self._rested:
             # A track that stood here until its measured place jittered away a moment ago.
             if math.dist(place, p.road) <= self.rules.still_radius_m and onset < here.onset:
                 here.onset = onset
         for track, other in self._standing.items():
             if (
                 track != p.track
-                and other.last_seen < t  # gone: the track it replaces
+                and other.last_seen < gone_by  # gone: the track it replaces
                 and t - other.last_seen <= HANDOVER_S
                 and math.dist(other.anchor, p.road) <= self.rules.still_radius_m
                 and other.onset < here.onset
