@@ -117,7 +117,7 @@ def test_another_district_sees_nothing_of_an_incident(client: TestClient, runtim
 def test_evidence_is_served_only_to_who_may_see_its_incident(
     client: TestClient, runtime: ServiceRuntime, tmp_path: Path
 ) -> None:
-    camera_dir = tmp_path / "run" / "cameras" / "K2"
+    camera_dir = runtime.data_dir / "cameras" / "K2" / "run-1"  # where this run's camera side writes
     (camera_dir / "evidence").mkdir(parents=True)
     image = np.full((90, 160, 3), 120, np.uint8)
     cv2.imwrite(str(camera_dir / "evidence" / "ev1.jpg"), image)
@@ -139,7 +139,7 @@ def test_evidence_is_served_only_to_who_may_see_its_incident(
     kinds = [e["kind"] for e in client.get(f"/api/v1/incidents/{incident_id}", headers=east).json()["evidence"]]
     assert sorted(kinds) == ["photo", "snapshot"]
     not_image = {"file": ("x.txt", b"hello", "text/plain")}
-    assert client.post(f"/api/v1/incidents/{incident_id}/photos", files=not_image, headers=east).status_code == 409
+    assert client.post(f"/api/v1/incidents/{incident_id}/photos", files=not_image, headers=east).status_code == 415
 
 
 def test_logins_wrong_passwords_limits_logout_and_disabled_users(client: TestClient, runtime: ServiceRuntime) -> None:

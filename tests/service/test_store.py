@@ -23,11 +23,36 @@ from yingyan.video import VideoWriter
 def test_the_migrations_build_exactly_the_models_tables(db_url: str) -> None:
     db = open_database(db_url)
     try:
-        assert current_revision(db.engine) == "0001"
+        assert current_revision(db.engine) == "0002"
         with db.engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection), m.Base.metadata)
         assert diff == []
         open_database(db_url).dispose()  # opening again (at head) changes nothing
+    finally:
+        db.dispose()
+
+
+def test_a_database_of_the_first_schema_is_upgraded_with_its_rows(tmp_path: Path) -> None:
+    from alembic import command
+
+    from yingyan.service.db import alembic_config, make_engine
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    command.upgrade(alembic_config(engine), "0001")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO districts (id, name) VALUES ('east', 'east')")
+        connection.exec_driver_sql(
+            "INSERT INTO users (id, username, display_name, password_hash, role, districts, supervisor, disabled,"
+            " created_at) VALUES (1, 'u', 'u', 'x', 'officer', '[\"east\"]', 0, 0, '2026-01-01 00:00:00')"
+        )
+    engine.dispose()
+    db = open_database(url)
+    try:
+        assert current_revision(db.engine) == "0002"
+        with db.sessions() as s:
+            assert [u.username for u in s.scalars(select(m.User))] == ["u"]
+        assert db.probe_write("test") is None
     finally:
         db.dispose()
 

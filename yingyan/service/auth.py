@@ -1,19 +1,20 @@
 """Users, passwords and logins: Argon2 hashes, opaque session tokens, and a failed-login limit.
 
 A token is 32 random bytes shown to the user once; the database keeps only its SHA-256, so a
-copy of the database opens no session. Failed logins are counted per user name and per
-client address over a sliding window; past the limit a login is refused (HTTP 429) until the
-window has moved on, whether the password is right or not.
+copy of the database opens no session. Failed logins are counted per user name and client
+address: past the limit, that pair (not the user everywhere) waits a growing delay (HTTP 429
+with Retry-After). An unknown user name costs the same Argon2 work as a known one, so the
+answer's time does not tell which names exist.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
 import threading
 import time
-from collections import deque
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -107,51 +108,81 @@ def add_user(
 
 
 class LoginLimiter:
-    """Failed logins per key (``user:<name>``, ``addr:<address>``) within a sliding window.
+    """Failed logins per (user name, address), each answered with a growing delay; never a lock for everyone.
 
-    An address may fail ``address_factor`` times as often as one user name: a command centre's
-    desks often reach the service from one address.
+    ``begin`` counts an attempt as failed before the password is checked (so that thirty guesses sent
+    at once are thirty attempts, not one) and ``succeeded`` takes it back. Past ``max_failures`` for
+    one user from one address, the next attempt from there waits 1 s, then 2, 4, … up to ``max_delay_s``;
+    the same user from another address is not held up. An address that fails ``address_factor`` times
+    as often over any user names (password spraying) is delayed the same way, alone.
+
+    >>> limiter = LoginLimiter(max_failures=2, window_s=300, max_delay_s=60)
+    >>> [limiter.begin("disp", "10.0.0.9") for _ in range(3)]
+    [0.0, 0.0, 1.0]
+    >>> limiter.begin("disp", "10.0.0.1")  # the dispatcher at their own desk
+    0.0
     """
 
-    def __init__(self, max_failures: int, window_s: float, address_factor: int = 4) -> None:
+    def __init__(self, max_failures: int, window_s: float, max_delay_s: float = 60.0, address_factor: int = 4) -> None:
         self.max_failures = max_failures
         self.window_s = window_s
+        self.max_delay_s = max_delay_s
         self.address_factor = address_factor
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: dict[str, tuple[int, float]] = {}  # key -> (failures, monotonic time of the last)
         self._lock = threading.Lock()
 
     def _limit(self, key: str) -> int:
         return self.max_failures * (self.address_factor if key.startswith("addr:") else 1)
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and now - times[0] > self.window_s:
-            times.popleft()
-        return times
+    def _wait(self, key: str, now: float) -> float:
+        count, last = self._failures.get(key, (0, 0.0))
+        if count < self._limit(key) or now - last > self.window_s:
+            return 0.0
+        delay = min(2.0 ** (count - self._limit(key)), self.max_delay_s)
+        return max(delay - (now - last), 0.0)
 
-    def retry_after(self, keys: list[str]) -> float:
-        """Seconds until a login for these keys may be tried again (0: now)."""
+    @staticmethod
+    def keys(username: str, address: str) -> list[str]:
+        return [f"pair:{username.lower()}@{address}", f"addr:{address}"]
+
+    def begin(self, username: str, address: str) -> float:
+        """Reserve an attempt (counted failed until ``succeeded``); or the seconds to wait before one."""
         now = time.monotonic()
+        keys = self.keys(username, address)
         with self._lock:
-            waits = []
+            for stale in [k for k, (_, last) in self._failures.items() if now - last > self.window_s]:
+                del self._failures[stale]  # bounded: keys without recent failures are forgotten
+            wait = max(self._wait(key, now) for key in keys)
+            if wait > 0:
+                return round(wait, 1)
             for key in keys:
-                times = self._recent(key, now)
-                if len(times) >= self._limit(key):
-                    waits.append(self.window_s - (now - times[0]))
-            for key in [k for k, v in self._failures.items() if not v]:
-                del self._failures[key]  # bounded: keys without recent failures are forgotten
-            return max(waits, default=0.0)
+                count, _ = self._failures.get(key, (0, now))
+                self._failures[key] = (count + 1, now)
+            return 0.0
 
-    def failed(self, keys: list[str]) -> None:
-        now = time.monotonic()
+    def succeeded(self, username: str, address: str) -> None:
+        """The password was right: the attempt was no failure, and this user's count from there starts over."""
+        pair, addr = self.keys(username, address)
         with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
+            self._failures.pop(pair, None)
+            count, last = self._failures.get(addr, (0, 0.0))
+            if count > 1:
+                self._failures[addr] = (count - 1, last)
+            else:
+                self._failures.pop(addr, None)
 
-    def succeeded(self, keys: list[str]) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
+
+@functools.cache
+def _decoy_hash() -> str:
+    """A hash to check passwords of unknown or disabled users against: the same work as for a real one."""
+    return HASHER.hash(secrets.token_urlsafe(16))
+
+
+def check_login(user: m.User | None, password: str) -> bool:
+    """Whether ``password`` opens ``user``'s account; as slow for no user (or a disabled one) as for one."""
+    usable = user is not None and not user.disabled
+    stored = user.password_hash if usable and user is not None else _decoy_hash()
+    return verify_password(stored, password) and usable
 
 
 def open_session(session: Session, user: m.User, ttl_s: float) -> tuple[str, datetime]:
@@ -165,13 +196,20 @@ def open_session(session: Session, user: m.User, ttl_s: float) -> tuple[str, dat
 
 def principal_for_token(session: Session, token: str) -> Principal | None:
     """The user a token belongs to, if the session is open and the user enabled."""
-    login = session.get(m.LoginSession, token_digest(token))
+    found = principal_for_digest(session, token_digest(token))
+    return found[0] if found is not None else None
+
+
+def principal_for_digest(session: Session, digest: str) -> tuple[Principal, datetime] | None:
+    """The user behind a login (by its token's digest) and when it expires; ``None`` when it has ended
+    (logged out, expired) or the user is disabled."""
+    login = session.get(m.LoginSession, digest)
     if login is None or login.revoked or login.expires_at <= datetime.now(UTC):
         return None
     user = session.get(m.User, login.user_id)
     if user is None or user.disabled:
         return None
-    return principal_of(user)
+    return principal_of(user), login.expires_at
 
 
 def revoke(session: Session, token: str) -> None:

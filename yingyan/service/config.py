@@ -8,6 +8,7 @@ variables named here, never written in the file, and never logged.
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -54,6 +55,13 @@ class MqttConfig(StrictModel):
         "escalations to <prefix>/escalations/<district>.",
     )
     qos: int = Field(default=1, ge=0, le=2, title="QoS", description="MQTT quality of service of alert messages.")
+    client_id_prefix: str = Field(
+        default="yingyan",
+        title="Client id prefix",
+        description="The service's MQTT client id is this prefix, the host, the process and a random part, so "
+        "that two services on one broker never take each other's connection.",
+        pattern=r"^[A-Za-z0-9_-]{1,20}$",
+    )
     username: str | None = Field(default=None, title="Username", description="Broker user, if it asks for one.")
     password_env: str | None = Field(
         default=None, title="Password variable", description="Environment variable holding the broker password."
@@ -148,10 +156,40 @@ class ServiceConfig(StrictModel):
         default=12 * 3600.0, gt=0, title="Session length (s)", description="A login lasts this long."
     )
     login_max_failures: int = Field(
-        default=5, ge=1, title="Login attempts", description="Failed logins per user name or address within the window."
+        default=5,
+        ge=1,
+        title="Login attempts",
+        description="Failed logins of one user from one address before each further attempt from there waits "
+        "(1 s, then doubling); an address may fail four times as often over all user names.",
     )
     login_window_s: float = Field(
-        default=300.0, gt=0, title="Login window (s)", description="Window of the failed-login limit."
+        default=300.0, gt=0, title="Login window (s)", description="Failures older than this are forgotten."
+    )
+    login_delay_max_s: float = Field(
+        default=60.0, gt=0, title="Longest login delay (s)", description="The growing delay stops growing here."
+    )
+    body_max_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        title="Request size limit (bytes)",
+        description="A request body larger than this is refused (413) before it is read; photo uploads have "
+        "their own limit.",
+    )
+    photo_max_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, title="Photo size limit (bytes)", description="Largest photo from the scene."
+    )
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        title="Secure cookie",
+        description="Whether the session cookie is marked Secure (sent over HTTPS only): auto marks it when the "
+        "request came over HTTPS (behind a TLS proxy, run uvicorn with --proxy-headers); always in any "
+        "deployment reached over HTTPS.",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        title="Allowed origins",
+        description="Other origins (scheme://host:port) whose pages may send changes and open terminal sockets; "
+        "the service's own origin is always allowed.",
     )
     terminal_replay_h: float = Field(
         default=24.0,

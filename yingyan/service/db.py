@@ -9,21 +9,33 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from yingyan.errors import YingyanError
+from yingyan.service import models as m
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+BUSY_TIMEOUT_MS = 10_000  # SQLite: how long a writer waits for another's lock before "database is locked"
+CONNECT_TIMEOUT_S = 5  # PostgreSQL: how long connecting may take (an unreachable server fails, not hangs)
 
 
 class DatabaseError(YingyanError):
@@ -44,12 +56,61 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def probe_write(self, instance: str, timeout_s: float = 1.5) -> str | None:
+        """Write this instance's probe row and commit, waiting at most about ``timeout_s`` for a lock:
+        ``None`` when the database takes writes, else why not (a read alone misses a locked SQLite
+        file or a full disk)."""
+        now = datetime.now(UTC)
+        sqlite_file = self.engine.dialect.name == "sqlite"
+        insert = sqlite.insert if sqlite_file else postgresql.insert
+        statement = (
+            insert(m.ServiceProbe)
+            .values(id=instance, at=now)
+            .on_conflict_do_update(index_elements=["id"], set_={"at": now})
+        )
+        try:
+            with self.engine.connect() as connection:
+                if sqlite_file:
+                    connection.exec_driver_sql(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+                else:
+                    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
+                try:
+                    connection.execute(statement)
+                    connection.commit()
+                finally:
+                    connection.rollback()
+                    if sqlite_file:
+                        connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                        connection.commit()
+        except (SQLAlchemyError, OSError) as error:
+            return f"database {self.url}: {reason_of(error)}"
+        return None
+
+
+def reason_of(error: BaseException) -> str:
+    """A database error's own first line (the driver's words, without SQL or parameters)."""
+    original = getattr(error, "orig", None) if isinstance(error, DBAPIError) else None
+    text = str(original if original is not None else error).strip()
+    return (text.splitlines() or [type(error).__name__])[0][:200] or type(error).__name__
+
+
+def transient(error: BaseException) -> bool:
+    """Whether a database error may pass by itself (locked, disk full, connection lost, server down),
+    so that the work is worth trying again, rather than a fault of the data written."""
+    if isinstance(error, OSError):
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, (IntegrityError, ProgrammingError)):
+        return False
+    return isinstance(error, (OperationalError, DBAPIError))
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -66,7 +127,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        parsed, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}
+    )
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -85,10 +148,9 @@ def open_database(url: str, upgrade: bool = True) -> Database:
             connection.exec_driver_sql("SELECT 1")
         if upgrade:
             command.upgrade(alembic_config(engine), "head")
-    except OperationalError as error:
+    except (SQLAlchemyError, OSError) as error:
         engine.dispose()
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        raise DatabaseError(f"database {shown}: cannot open ({reason})") from None
+        raise DatabaseError(f"database {shown}: cannot open ({reason_of(error)})") from None
     log.info("database %s at schema %s", shown, current_revision(engine))
     return Database(engine, sessionmaker(engine, expire_on_commit=False))
 

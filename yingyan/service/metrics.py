@@ -56,6 +56,13 @@ class ServiceMetrics:
         self.pushed = Counter("yingyan_push_sent_total", "Outbox messages sent", ["channel", "kind"], registry=r)
         self.push_failures = Counter("yingyan_push_failures_total", "Failed send attempts", ["channel"], registry=r)
         self.outbox_pending = Gauge("yingyan_outbox_pending", "Outbox messages waiting", registry=r)
+        self.outbox_failed = Gauge(
+            "yingyan_outbox_failed", "Outbox messages given up on (resent when their channel returns)", registry=r
+        )
+        self.faults = Gauge("yingyan_faults", "Parts of the service failing now (see /healthz)", registry=r)
+        self.ingest_dropped = Counter(
+            "yingyan_ingest_dropped_total", "Reports whose data could not be stored (logged)", registry=r
+        )
         self.terminals = Gauge("yingyan_terminals_connected", "Terminals connected over WebSocket", registry=r)
         self.alerts = Counter("yingyan_alerts_total", "Alerts decided", ["district"], registry=r)
         self.escalations = Counter("yingyan_escalations_total", "Escalations of unacknowledged alerts", registry=r)

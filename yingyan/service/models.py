@@ -265,7 +265,9 @@ class Delivery(Base):
     """An alert handed to one terminal, and when that terminal acknowledged receiving it."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("alert_id", "terminal_id"),)
+    # One delivery per alert, user and terminal: a handheld passed to the next shift receives the
+    # alerts again for its new user; a terminal id is never shared by two users at once.
+    __table_args__ = (UniqueConstraint("alert_id", "user_id", "terminal_id", name="uq_deliveries_alert_user_terminal"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), index=True)
     terminal_id: Mapped[str] = mapped_column(String(64))
@@ -284,3 +286,11 @@ class Report(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(64))
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ServiceProbe(Base):
+    """The row each service instance writes to prove the database takes writes (``/healthz``)."""
+
+    __tablename__ = "service_probe"
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)  # the instance (host:pid)
+    at: Mapped[datetime]

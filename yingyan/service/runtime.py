@@ -19,6 +19,7 @@ import heapq
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -30,8 +31,10 @@ from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
+from sqlalchemy.exc import SQLAlchemyError
 
 from yingyan.bus import CameraHealth, ClockTick, EventReport, IncidentReport, LaneStateRecord, MemoryBus
+from yingyan.bus.messages import Message
 from yingyan.calibration import CameraCalibration
 from yingyan.errors import YingyanError
 from yingyan.incidents.baseline import Baseline
@@ -42,7 +45,8 @@ from yingyan.incidents.network import Network
 from yingyan.incidents.site_run import read_events
 from yingyan.perception.backends import DetectorName, make_detector
 from yingyan.service.auth import LoginLimiter
-from yingyan.service.db import Database, open_database
+from yingyan.service.db import Database, open_database, reason_of, transient
+from yingyan.service.health import HealthBoard
 from yingyan.service.metrics import ServiceMetrics
 from yingyan.service.outbox import Dispatcher
 from yingyan.service.push.terminals import TerminalHub
@@ -54,6 +58,10 @@ from yingyan.tables import read_csv_rows
 log = logging.getLogger(__name__)
 
 STALE_S = 10.0  # a camera with no health report for this long is stale
+INGEST_RETRY_MIN_S = 0.25  # a database fault: storing is tried again after this long, doubling…
+INGEST_RETRY_MAX_S = 1.0  # …up to this (so storing resumes within a second or so of the fault clearing)
+INGEST_POISON_TRIES = 3  # a message whose data cannot be stored is passed over after this many tries
+DB_PROBE_S = 2.0  # the database's write probe runs this often
 FAULT_ENV = "YINGYAN_FAULT"  # failure injection for the recovery test: "exit-after-alert-commit"
 
 
@@ -89,15 +97,21 @@ class ServiceRuntime:
         self.store = IncidentStore(self.db, self.config, self.data_dir, self.site.timezone)
         self.store.sync_site(self.site)
         self.metrics = ServiceMetrics(self.store.open_counts)
+        self.faults = HealthBoard()
+        self.instance = f"{socket.gethostname()}:{os.getpid()}"
         self.hub = TerminalHub()
-        self.dispatcher = Dispatcher(self.store, self.config, self.hub, self.metrics)
-        self.limiter = LoginLimiter(self.config.login_max_failures, self.config.login_window_s)
+        self.dispatcher = Dispatcher(self.store, self.config, self.hub, self.metrics, self.faults)
+        self.limiter = LoginLimiter(
+            self.config.login_max_failures, self.config.login_window_s, self.config.login_delay_max_s
+        )
         self.bus = MemoryBus()
         self.started_at = datetime.now(UTC)
         stamp = self.started_at.strftime("%Y%m%dT%H%M%S.%fZ")
         paced = self.options.replay is not None or self.options.cameras
+        # Evidence is taken only from where this run's camera side writes it: the camera folders, or the replay.
+        confined = (self.options.replay,) if self.options.replay is not None else (self.data_dir / "cameras",)
         self.run = RunContext(f"{self.site.name}:{stamp}", self.started_at, self.root,
-                              self.options.speed if paced else 1.0)  # fmt: skip
+                              self.options.speed if paced else 1.0, confined)  # fmt: skip
         self.health: dict[str, tuple[CameraHealth, float]] = {}
         self.frames: dict[str, tuple[float, bytes]] = {}  # camera -> (stream time, JPEG of its overlay view)
         baseline_path = self.options.baseline or (self.root / self.site.baseline if self.site.baseline else None)
@@ -120,6 +134,7 @@ class ServiceRuntime:
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         self._spawn("ingest", self._ingest_loop)
+        self._spawn("database-probe", self._watch_database)
         if self.options.replay is not None or self.options.cameras:
             engine = self._engine()
             self._spawn("engine", lambda: self._engine_loop(engine))
@@ -152,6 +167,7 @@ class ServiceRuntime:
             except Exception as error:
                 log.exception("%s stopped: %s", name, error)
                 self.errors.append(f"{name}: {error}")
+                self.faults.report(f"thread {name}", f"stopped: {type(error).__name__}: {error}")
 
         thread = threading.Thread(target=guarded, name=name, daemon=True)
         self._threads.append(thread)
@@ -161,39 +177,82 @@ class ServiceRuntime:
     # -- the service side of the bus ---------------------------------------------------------------
 
     def _ingest_loop(self) -> None:
-        while not self._stop.is_set() or self._ingest.pending:
-            first = self._ingest.get(timeout=0.2)
-            if first is None:
+        """Store what the cameras and the engine report, in order. A database fault (locked, disk full,
+        connection lost) never ends it: the messages wait, the fault is on ``/healthz`` with its reason,
+        and storing resumes by itself once the fault clears. A message that can never be stored (a fault
+        of its data, not of the database) is logged and passed over after a few tries."""
+        backlog: list[Message] = []
+        delay, tries = INGEST_RETRY_MIN_S, 0
+        while not self._stop.is_set() or self._ingest.pending or backlog:
+            if not backlog:
+                first = self._ingest.get(timeout=0.2)
+                if first is None:
+                    continue
+                backlog = [first, *self._ingest.drain(500)]
+            done, error = self._store_batch(backlog)
+            backlog = backlog[done:]
+            if error is None:
+                self.faults.report("ingest", None)
+                delay, tries = INGEST_RETRY_MIN_S, 0
                 continue
-            batch = [first, *self._ingest.drain(500)]
-            states: list[LaneInterval] = []
-            rows: list[dict[str, str]] = []
-            for message in batch:
+            if transient(error):
+                self.faults.report("ingest", f"cannot store reports ({len(backlog)} waiting): {reason_of(error)}")
+                if self._stop.wait(delay):
+                    log.error("stopping with %d reports not stored: %s", len(backlog), reason_of(error))
+                    return
+                delay = min(delay * 2, INGEST_RETRY_MAX_S)
+                continue
+            tries = 0 if done else tries + 1
+            if tries >= INGEST_POISON_TRIES:
+                log.error("a %s could not be stored and is passed over: %s", type(backlog[0]).__name__, error,
+                          exc_info=error)  # fmt: skip
+                self.metrics.ingest_dropped.inc()
+                backlog, tries = backlog[1:], 0
+
+    def _store_batch(self, batch: list[Message]) -> tuple[int, Exception | None]:
+        """Store messages in order: how many were stored, and the error that stopped the rest (if any)."""
+        done = 0
+        states: list[LaneInterval] = []
+        rows: list[dict[str, str]] = []
+        try:
+            for index, message in enumerate(batch):
                 if isinstance(message, LaneStateRecord):
                     states.append(message.interval)
                     rows.append(message.row)
                     continue
                 if states:  # keep the order: lane states before what follows them
                     self.store.ingest_lane_states(self.run, states, rows)
-                    states, rows = [], []
-                if isinstance(message, EventReport):
-                    self.store.ingest_event(self.run, message.event)
-                elif isinstance(message, CameraHealth):
-                    self.health[message.camera_id] = (message, time.monotonic())
-                    self.metrics.camera(
-                        message.camera_id, message.state, message.fps_in, message.fps_out, message.dropped,
-                        message.reconnects, message.lag_s, message.last_frame_wall,
-                    )  # fmt: skip
-                elif isinstance(message, IncidentReport):
-                    result = self.store.ingest_incident(self.run, message.incident)
-                    if result.alert_id is not None:
-                        if os.environ.get(FAULT_ENV) == "exit-after-alert-commit":
-                            log.error("fault injected: exiting after committing alert %s", result.alert_id)
-                            os._exit(70)
-                        self.dispatcher.wake()
-                    self.notify_incident(result.incident_id)
+                    states, rows, done = [], [], index
+                self._store_one(message)
+                done = index + 1
             if states:
                 self.store.ingest_lane_states(self.run, states, rows)
+            return len(batch), None
+        except Exception as error:
+            return done, error
+
+    def _store_one(self, message: Message) -> None:
+        if isinstance(message, EventReport):
+            self.store.ingest_event(self.run, message.event)
+        elif isinstance(message, CameraHealth):
+            self.health[message.camera_id] = (message, time.monotonic())
+            self.metrics.camera(
+                message.camera_id, message.state, message.fps_in, message.fps_out, message.dropped,
+                message.reconnects, message.lag_s, message.last_frame_wall,
+            )  # fmt: skip
+        elif isinstance(message, IncidentReport):
+            result = self.store.ingest_incident(self.run, message.incident)
+            if result.alert_id is not None:
+                if os.environ.get(FAULT_ENV) == "exit-after-alert-commit":
+                    log.error("fault injected: exiting after committing alert %s", result.alert_id)
+                    os._exit(70)
+                self.dispatcher.wake()
+            self.notify_incident(result.incident_id)
+
+    def _watch_database(self) -> None:
+        """Probe a write every few seconds, so that a database fault is known (and logged) as it happens."""
+        while not self._stop.wait(DB_PROBE_S):
+            self.faults.report("database", self.db.probe_write(self.instance))
 
     def notify_incident(self, incident_id: str) -> None:
         """Thread-safe: tell the connected consoles that an incident changed."""
@@ -203,10 +262,11 @@ class ServiceRuntime:
 
         try:
             summary = self.store.incident(SYSTEM, incident_id)
-        except YingyanError:
+        except (YingyanError, SQLAlchemyError) as error:
+            log.debug("incident %s changed; consoles not told (%s)", incident_id, error)
             return
         message = {"type": "incident", "incident": _jsonable(summary, drop=("steps", "timeline", "evidence"))}
-        consoles = self.hub.notify(message, str(summary["district"]), lambda t: t.incidents)
+        consoles = self.hub.notify(message, str(summary["district"]), summary["departments"], lambda t: t.incidents)
         asyncio.run_coroutine_threadsafe(consoles, self._loop)
 
     # -- the camera side, in this process ----------------------------------------------------------

@@ -21,6 +21,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import av
+import cv2
+import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -47,6 +49,14 @@ class NotFound(YingyanError):
     """Nothing with that id, or nothing this user may see (the two are not told apart)."""
 
 
+class BadUpload(YingyanError):
+    """An upload that cannot be taken (empty, too large, not what it claims to be); ``status`` is the HTTP code."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass(frozen=True)
 class RunContext:
     """Where engine reports come from: which run, when its stream second 0 was, where its files lie."""
@@ -55,6 +65,14 @@ class RunContext:
     clock_start: datetime  # UTC instant of stream second 0
     evidence_root: Path  # the folder engine evidence paths are relative to
     speed: float = 1.0  # streams played at this multiple of real time (a replay, a demo)
+    confined_to: tuple[Path, ...] = ()  # evidence is taken only from inside these folders (default: evidence_root)
+
+    def evidence_source(self, path: str) -> Path | None:
+        """The file an engine evidence path names, or ``None`` when it lies outside the run's folders
+        (``../../etc/passwd``, a link that leads out): the camera side never names other files."""
+        source = (self.evidence_root / path).resolve()
+        roots = [root.resolve() for root in (self.confined_to or (self.evidence_root,))]
+        return source if any(source.is_relative_to(root) for root in roots) else None
 
     def at(self, stream_s: float) -> datetime:
         """The instant of a stream second (a stream played faster than real time runs a faster clock)."""
@@ -347,7 +365,11 @@ class IncidentStore:
 
     def _attach_evidence(self, s: Session, row: m.Incident, run: RunContext, incident: EngineIncident) -> None:
         for kind, relative in incident.evidence.items():
-            source = (run.evidence_root / relative).resolve()
+            source = run.evidence_source(relative)
+            if source is None:
+                log.warning("incident %s: evidence %s %r lies outside the run's folders; not taken", row.id, kind,
+                            relative[:200], extra={"incident_id": row.id})  # fmt: skip
+                continue
             evidence_id = "EV-" + hashlib.sha256(f"{row.id}:{source}".encode()).hexdigest()[:16]
             if s.get(m.Evidence, evidence_id) is not None:
                 continue
@@ -373,10 +395,16 @@ class IncidentStore:
         if not source.is_file() or not _complete(source):
             return False
         folder = self.evidence_dir / evidence.incident_id
-        folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{evidence.id}{source.suffix.lower()}"
-        shutil.copyfile(source, target)
-        data = target.read_bytes()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            data = target.read_bytes()
+        except OSError as error:  # a full disk: the alert goes on; the file is copied when there is room
+            log.warning("evidence %s of %s not stored yet: %s", evidence.id, evidence.incident_id, error,
+                        extra={"incident_id": evidence.incident_id})  # fmt: skip
+            target.unlink(missing_ok=True)
+            return False
         evidence.digest, evidence.size = hashlib.sha256(data).hexdigest(), len(data)
         evidence.path, evidence.status = str(target.relative_to(self.evidence_dir)), "stored"
         return True
@@ -389,16 +417,15 @@ class IncidentStore:
                 stored += self._store_file(evidence)
         return stored
 
-    def add_photo(self, principal: Principal, incident_id: str, data: bytes, media_type: str, note: str) -> str:
-        """An officer's photo from the scene: stored as evidence and noted in the audit."""
-        suffix = {"image/jpeg": ".jpg", "image/png": ".png"}.get(media_type)
-        if suffix is None:
-            raise TransitionError(f"a photo must be JPEG or PNG, not {media_type}")
+    def add_photo(self, principal: Principal, incident_id: str, data: bytes, note: str) -> str:
+        """An officer's photo from the scene: checked by its content (JPEG or PNG that decodes, whatever the
+        upload claimed), stored as evidence of this incident and noted in the audit."""
+        media_type, suffix = photo_type(data)
         with self.db.sessions.begin() as s:
             row = self.visible(s, principal, incident_id)
             next_state(State(row.state), Action.NOTE, principal.role)
             digest = hashlib.sha256(data).hexdigest()
-            evidence_id = "EV-" + digest[:16]
+            evidence_id = "EV-" + hashlib.sha256(f"{row.id}:{digest}".encode()).hexdigest()[:16]
             folder = self.evidence_dir / row.id
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"{evidence_id}{suffix}").write_bytes(data)
@@ -767,6 +794,52 @@ def evidence_json(e: m.Evidence) -> dict[str, Any]:
         "url": f"/api/v1/evidence/{e.id}",
         "created_by": e.created_by,
     }
+
+
+PHOTO_MAX_PIXELS = 50_000_000  # a photo larger than this (a decompression bomb) is refused before decoding
+
+
+def photo_type(data: bytes) -> tuple[str, str]:
+    """A photo's media type and file suffix, from its content: a JPEG or PNG image that decodes
+    (BadUpload: 422 empty, 415 anything else)."""
+    if not data:
+        raise BadUpload(422, "the photo is empty")
+    if data.startswith(b"\xff\xd8\xff"):
+        media_type, suffix = "image/jpeg", ".jpg"
+    elif data.startswith(b"\x89PNG\r\n\x1a\n"):
+        media_type, suffix = "image/png", ".png"
+    else:
+        raise BadUpload(415, "a photo must be a JPEG or PNG image; this file is neither")
+    size = _image_size(data)
+    if size is None:
+        raise BadUpload(415, f"the photo is not a readable {suffix[1:].upper()} image")
+    if size[0] * size[1] > PHOTO_MAX_PIXELS:
+        raise BadUpload(413, f"the photo has {size[0]}x{size[1]} pixels; at most {PHOTO_MAX_PIXELS // 10**6} MP")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+    if image is None:
+        raise BadUpload(415, f"the photo is not a readable {suffix[1:].upper()} image")
+    return media_type, suffix
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's IHDR or a JPEG's start-of-frame header, without decoding the image."""
+    if data.startswith(b"\x89PNG"):
+        if len(data) < 24 or data[12:16] != b"IHDR":
+            return None
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    at = 2
+    while at + 9 < len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            at += 2
+            continue
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start of frame
+            return int.from_bytes(data[at + 7 : at + 9], "big"), int.from_bytes(data[at + 5 : at + 7], "big")
+        at += 2 + length
+    return None
 
 
 def _complete(path: Path) -> bool:

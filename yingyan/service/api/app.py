@@ -24,10 +24,12 @@ from fastapi import Depends, FastAPI, File, Form, Query, Request, Response, Uplo
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from yingyan.service import models as m
 from yingyan.service.access import Principal
+from yingyan.service.api.guards import RequestGuard, unstorable
 from yingyan.service.api.schemas import (
     ActionRequest,
     CameraOut,
@@ -41,19 +43,22 @@ from yingyan.service.api.schemas import (
     Me,
     PhotoOut,
     Problem,
+    Text,
 )
-from yingyan.service.auth import open_session, principal_for_token, principal_of, revoke, verify_password
+from yingyan.service.auth import check_login, open_session, principal_for_token, principal_of, revoke, token_digest
+from yingyan.service.db import reason_of, transient
 from yingyan.service.kpi import aggregate
-from yingyan.service.push.terminals import Terminal
+from yingyan.service.push.terminals import Terminal, TerminalTaken
 from yingyan.service.report import report_body, report_html
 from yingyan.service.runtime import ServiceRuntime
-from yingyan.service.store import NotFound
+from yingyan.service.store import BadUpload, NotFound
 from yingyan.service.workflow import Action, State, TransitionError
 
 log = logging.getLogger(__name__)
 
 COOKIE = "yingyan_session"
-PHOTO_MAX_BYTES = 8 * 1024 * 1024
+HAVE_MAX = 500  # alert ids a terminal may list in its hello
+MULTIPART_SLACK = 64 * 1024  # a photo upload's form fields and boundaries, beside the photo
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem} for code in (401, 403, 404, 409, 422)
 }  # the error body every route may answer with
@@ -103,7 +108,9 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         responses=ERRORS,
         docs_url=None,  # the interactive docs load scripts from a CDN; police networks are offline
         redoc_url=None,
+        max_body_size=runtime.config.body_max_bytes,  # 413 before a larger body is read
     )
+    app.add_middleware(RequestGuard, allowed_origins=runtime.config.allowed_origins)
     app.state.runtime = runtime
     store = runtime.store
 
@@ -117,6 +124,10 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, error: NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=404)
+
+    @app.exception_handler(BadUpload)
+    async def _bad_upload(_: Request, error: BadUpload) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=error.status)
 
     @app.exception_handler(TransitionError)
     async def _refused(_: Request, error: TransitionError) -> JSONResponse:
@@ -134,6 +145,14 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"detail": str(error.detail)}, status_code=error.status_code, headers=error.headers)
 
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(request: Request, error: SQLAlchemyError) -> JSONResponse:
+        if not transient(error):
+            return await _unexpected(request, error)
+        log.warning("request %s %s: database unavailable (%s)", request.method, request.url.path, reason_of(error))
+        return JSONResponse({"detail": f"the database is unavailable now ({reason_of(error)}); try again"},
+                            status_code=503, headers={"Retry-After": "2"})  # fmt: skip
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         reference = uuid.uuid4().hex[:12]
@@ -144,19 +163,19 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
 
     @app.get("/healthz", response_model=Health, tags=["operations"])
     def healthz() -> dict[str, Any]:
-        try:
-            with store.db.sessions() as s:
-                s.execute(select(1))
-            database = True
-        except Exception:
-            database = False
+        """Whether alerting works: the database takes a write now, the channels deliver, nothing is stuck;
+        each fault with its reason and since when."""
+        runtime.faults.report("database", store.db.probe_write(runtime.instance))
+        database = not runtime.faults.failing("database")
         mqtt = runtime.dispatcher.mqtt.connected if runtime.dispatcher.mqtt is not None else None
         cameras = runtime.camera_health()
-        ok = database and mqtt is not False and not runtime.errors
+        pending, failed = runtime.dispatcher.repo.counts() if database else (-1, -1)
+        faults = [f.json() for f in runtime.faults.faults()]
+        runtime.metrics.faults.set(len(faults))
         return {
-            "status": "ok" if ok else "degraded", "database": database, "mqtt": mqtt,
-            "outbox_pending": runtime.dispatcher.repo.pending_count() if database else -1,
-            "terminals": runtime.hub.connected, "cameras": cameras,
+            "status": "ok" if not faults else "degraded", "faults": faults, "database": database, "mqtt": mqtt,
+            "outbox_pending": pending, "outbox_failed": failed, "terminals": runtime.hub.connected,
+            "cameras": cameras,
         }  # fmt: skip
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
@@ -168,22 +187,22 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
     @app.post("/api/v1/auth/login", response_model=LoginResponse, tags=["auth"], responses={429: {"model": Problem}})
     def login(body: LoginRequest, request: Request, response: Response) -> Any:
         address = request.client.host if request.client else "?"
-        keys = [f"user:{body.username.lower()}", f"addr:{address}"]
-        wait = runtime.limiter.retry_after(keys)
+        wait = runtime.limiter.begin(body.username, address)
         if wait > 0:
             return JSONResponse({"detail": f"too many failed logins; try again in {wait:.0f} s"}, status_code=429,
-                                headers={"Retry-After": str(max(int(wait), 1))})  # fmt: skip
+                                headers={"Retry-After": str(max(int(wait + 0.999), 1))})  # fmt: skip
         with store.db.sessions.begin() as s:
             user = s.scalar(select(m.User).where(m.User.username == body.username))
-            if user is None or user.disabled or not verify_password(user.password_hash, body.password):
-                runtime.limiter.failed(keys)
+            if not check_login(user, body.password) or user is None:
                 runtime.metrics.logins_failed.inc()
                 log.warning("failed login for %r from %s", body.username[:64], address)
                 raise Unauthorized("wrong user name or password")
-            runtime.limiter.succeeded(keys)
+            runtime.limiter.succeeded(body.username, address)
             token, expires = open_session(s, user, runtime.config.token_ttl_s)
             me = _me(principal_of(user))
-        response.set_cookie(COOKIE, token, max_age=int(runtime.config.token_ttl_s), httponly=True, samesite="strict")
+        secure = {"always": True, "never": False}.get(runtime.config.cookie_secure, request.url.scheme == "https")
+        response.set_cookie(COOKIE, token, max_age=int(runtime.config.token_ttl_s), httponly=True, samesite="strict",
+                            secure=secure)  # fmt: skip
         return {"token": token, "expires_at": expires, "user": me}
 
     @app.post("/api/v1/auth/logout", status_code=204, tags=["auth"])
@@ -226,18 +245,21 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         runtime.notify_incident(incident_id)
         return store.incident(who, incident_id)
 
-    @app.post("/api/v1/incidents/{incident_id}/photos", response_model=PhotoOut, tags=["incidents"])
+    photo_limit = runtime.config.photo_max_bytes
+
+    @app.post("/api/v1/incidents/{incident_id}/photos", response_model=PhotoOut, tags=["incidents"],
+              responses={413: {"model": Problem}, 415: {"model": Problem}},
+              max_body_size=photo_limit + MULTIPART_SLACK)  # fmt: skip
     async def photo(
         incident_id: str,
         who: Who,
-        file: Annotated[UploadFile, File()],
-        note: Annotated[str, Form(max_length=2000)] = "",
+        file: Annotated[UploadFile, File(description="A JPEG or PNG from the scene.")],
+        note: Annotated[Text, Form(max_length=2000)] = "",
     ) -> dict[str, Any]:
-        data = await file.read(PHOTO_MAX_BYTES + 1)
-        if len(data) > PHOTO_MAX_BYTES:
-            raise TransitionError(f"a photo may be at most {PHOTO_MAX_BYTES // (1024 * 1024)} MB")
-        media = file.content_type or ""
-        evidence_id = await asyncio.to_thread(store.add_photo, who, incident_id, data, media, note)
+        data = await file.read(photo_limit + 1)
+        if len(data) > photo_limit:
+            raise BadUpload(413, f"a photo may be at most {photo_limit / (1024 * 1024):.1f} MB")
+        evidence_id = await asyncio.to_thread(store.add_photo, who, incident_id, data, note)
         runtime.notify_incident(incident_id)
         return {"evidence_id": evidence_id}
 
@@ -375,10 +397,15 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
             hello = json.loads(await asyncio.wait_for(socket.receive_text(), timeout=10.0))
             token, terminal_id = str(hello.get("token", "")), str(hello.get("terminal_id", ""))[:64]
             wants_incidents = hello.get("incidents") is True
+            have = hello.get("have") or []
+            have = {str(a)[:64] for a in have[:HAVE_MAX]} if isinstance(have, list) else set()
         except (TimeoutError, ValueError, AttributeError, WebSocketDisconnect):
             await _close(socket, 4400, "expected {type: hello, token, terminal_id}")
             return
         token = token or socket.cookies.get(COOKIE, "")  # a page's socket carries the session cookie
+        if unstorable(token) or unstorable(terminal_id) or any(unstorable(a) for a in have):
+            await _close(socket, 4400, "hello: text the service cannot store")
+            return
         with store.db.sessions() as s:
             who = principal_for_token(s, token) if token else None
         if who is None or not terminal_id:
@@ -390,13 +417,22 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
             async with lock:
                 await socket.send_text(text)
 
-        connection = Terminal(terminal_id, who, send_text, incidents=wants_incidents)
-        old = runtime.hub.add(connection)
+        async def close_socket(code: int, reason: str) -> None:
+            await _close(socket, code, reason)
+
+        connection = Terminal(terminal_id, who, send_text, incidents=wants_incidents, login=token_digest(token),
+                              close_socket=close_socket)  # fmt: skip
+        try:
+            old = runtime.hub.add(connection)
+        except TerminalTaken as error:
+            log.warning("terminal %s refused to %s: %s", terminal_id, who.username, error)
+            await _close(socket, 4409, f"terminal id {terminal_id} is in use by another user")
+            return
         if old is not None:
-            connection.received |= old.received
+            await runtime.hub.close(old, 4409, "this terminal connected again elsewhere")
         await connection.send({"type": "welcome", "terminal_id": terminal_id, "user": _me(who)})
         try:
-            await runtime.dispatcher.connect(connection)
+            await runtime.dispatcher.connect(connection, have)
             while True:
                 message = json.loads(await socket.receive_text())
                 kind = message.get("type") if isinstance(message, dict) else None

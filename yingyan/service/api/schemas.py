@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from yingyan.service.api.guards import unstorable
 from yingyan.service.workflow import Action
+
+
+def _storable(text: str) -> str:
+    why = unstorable(text)
+    if why is not None:
+        raise ValueError(why)
+    return text
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+"""A string the database can store: no NUL, no unpaired surrogate (refused with 422, naming the field)."""
 
 
 class Strict(BaseModel):
@@ -15,8 +27,8 @@ class Strict(BaseModel):
 
 
 class LoginRequest(Strict):
-    username: str = Field(min_length=1, max_length=64, description="User name.")
-    password: str = Field(min_length=1, max_length=200, description="Password.")
+    username: Text = Field(min_length=1, max_length=64, description="User name.")
+    password: Text = Field(min_length=1, max_length=200, description="Password.")
 
 
 class Me(BaseModel):
@@ -35,10 +47,10 @@ class LoginResponse(BaseModel):
 
 class ActionRequest(Strict):
     action: Action = Field(description="What to do: acknowledge, confirm, dismiss, dispatch, arrive, clear, …")
-    note: str = Field(default="", max_length=2000, description="A remark for the record (required for note).")
-    reason: str = Field(default="", max_length=500, description="Why it is dismissed (required for dismiss).")
-    unit: str = Field(default="", max_length=200, description="Who is dispatched (required for dispatch).")
-    departments: list[str] = Field(
+    note: Text = Field(default="", max_length=2000, description="A remark for the record (required for note).")
+    reason: Text = Field(default="", max_length=500, description="Why it is dismissed (required for dismiss).")
+    unit: Text = Field(default="", max_length=200, description="Who is dispatched (required for dispatch).")
+    departments: list[Annotated[Text, Field(max_length=32)]] = Field(
         default_factory=list, max_length=20, description="Departments reported to (required for report)."
     )
 
@@ -149,11 +161,20 @@ class CameraHealthOut(BaseModel):
     stale: bool
 
 
+class FaultOut(BaseModel):
+    component: str = Field(description="The failing part: database, ingest, mqtt, webhook:<name>, …")
+    reason: str = Field(description="Why, in the failing part's own words.")
+    since: datetime = Field(description="When the fault began.")
+    for_s: float = Field(description="How long it has lasted (s).")
+
+
 class Health(BaseModel):
-    status: str = Field(description="ok, or degraded when a part is not working")
-    database: bool
+    status: str = Field(description="ok, or degraded when a part is not working (see faults)")
+    faults: list[FaultOut] = Field(description="What fails now, with its reason; empty when ok.")
+    database: bool = Field(description="The database took a write just now.")
     mqtt: bool | None
     outbox_pending: int
+    outbox_failed: int = Field(description="Messages given up on; resent when their channel returns.")
     terminals: int
     cameras: list[CameraHealthOut]
 

@@ -1,13 +1,20 @@
 """The terminals connected over WebSocket: who they are, what each has been sent, what it received.
 
 Each terminal (a console, an officer's handheld) says who it is (a session token) and its own
-stable terminal id. It is sent each alert of its districts once (the delivery is recorded
-per alert and terminal, so an alert reaches a terminal once however many paths lead there:
-the outbox, the catch-up at connect, a resend), and it answers with a receipt.
+stable terminal id. Terminals are told apart by user *and* terminal id: a terminal id connected
+for one user is refused to another (``TerminalTaken``), so nobody takes an officer's alerts by
+naming the officer's handheld. It is sent each alert it may receive once (the delivery is
+recorded per alert, user and terminal, so an alert reaches a terminal once however many paths
+lead there: the outbox, the catch-up at connect, a resend), and it answers with a receipt. In its
+hello it lists the alerts it holds already (``have``), so that what it received just before the
+service restarted is not sent again. Who receives what is ``Principal.can_see``, the rule every
+REST read uses (department included), and alerts only for the roles that receive them. When its
+login ends (logout, expiry, the user disabled) its socket is closed with 4401.
 
 The protocol, one JSON object per WebSocket message::
 
-    terminal → {"type": "hello", "token": "...", "terminal_id": "hand-07", "incidents": false}
+    terminal → {"type": "hello", "token": "...", "terminal_id": "hand-07", "incidents": false,
+                "have": ["ALR-...", ...]}
     service  → {"type": "welcome", "terminal_id": "hand-07", "user": {...}}
     service  → {"type": "alerts", "alerts": [{alert}, ...]}      (one or more: a burst is one message)
     terminal → {"type": "received", "alert_ids": ["ALR-...", ...]}
@@ -34,6 +41,11 @@ from yingyan.service.access import Principal
 log = logging.getLogger(__name__)
 
 Sender = Callable[[str], Awaitable[None]]  # sends one text frame
+Closer = Callable[[int, str], Awaitable[None]]  # closes the socket with a code and a reason
+
+
+async def _no_close(code: int, reason: str) -> None:
+    return None
 
 
 @dataclass
@@ -46,6 +58,12 @@ class Terminal:
     sent: dict[str, float] = field(default_factory=dict)  # alert id -> loop time sent (awaiting receipt)
     received: set[str] = field(default_factory=set)
     incidents: bool = False  # wants every change of its districts' incidents (a console), not only alerts
+    login: str = ""  # the digest of its session token (closed when that login ends)
+    close_socket: Closer = _no_close
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.principal.user_id, self.terminal_id)
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.send_text(json.dumps(message, ensure_ascii=False, default=str))
@@ -57,13 +75,18 @@ class DeliveryRecord:
     terminal_id: str
     user_id: int
     at: datetime
+    held: bool = False  # a receipt the terminal gave in its hello (it had the alert before), not a fresh one
+
+
+class TerminalTaken(Exception):
+    """The terminal id is connected for another user."""
 
 
 class TerminalHub:
-    """Connected terminals, with the deliveries and receipts waiting to be written."""
+    """Connected terminals by (user, terminal id), with the deliveries and receipts waiting to be written."""
 
     def __init__(self) -> None:
-        self._terminals: dict[str, Terminal] = {}
+        self._terminals: dict[tuple[int, str], Terminal] = {}
         self.deliveries: list[DeliveryRecord] = []  # to insert (the dispatcher drains them)
         self.receipts: list[DeliveryRecord] = []  # to mark received
         self._payloads: dict[str, dict[str, Any]] = {}  # alerts awaiting a receipt somewhere, for resends
@@ -76,14 +99,38 @@ class TerminalHub:
         return list(self._terminals.values())
 
     def add(self, terminal: Terminal) -> Terminal | None:
-        """Register a terminal; the one it replaces (the same id, reconnected), if any."""
-        old = self._terminals.get(terminal.terminal_id)
-        self._terminals[terminal.terminal_id] = terminal
+        """Register a terminal; the connection it replaces (the same user and id, reconnected), if any.
+        TerminalTaken when another user has that terminal id connected."""
+        for (user_id, terminal_id), other in self._terminals.items():
+            if terminal_id == terminal.terminal_id and user_id != terminal.principal.user_id:
+                raise TerminalTaken(f"terminal {terminal.terminal_id} is connected for user {other.principal.username}")
+        old = self._terminals.get(terminal.key)
+        self._terminals[terminal.key] = terminal
+        if old is not None:
+            terminal.received |= old.received
         return old
 
     def remove(self, terminal: Terminal) -> None:
-        if self._terminals.get(terminal.terminal_id) is terminal:
-            del self._terminals[terminal.terminal_id]
+        if self._terminals.get(terminal.key) is terminal:
+            del self._terminals[terminal.key]
+
+    async def close(self, terminal: Terminal, code: int, reason: str) -> None:
+        """Close a terminal's socket (its login ended, a newer connection replaced it) and forget it."""
+        self.remove(terminal)
+        try:
+            await terminal.close_socket(code, reason)
+        except Exception as error:
+            log.debug("terminal %s: close failed (%s)", terminal.terminal_id, error)
+
+    def holds(self, terminal: Terminal, alert_ids: set[str], now: datetime) -> None:
+        """A terminal says it holds these alerts (its hello): they are received there, never sent again."""
+        uid = terminal.principal.user_id
+        for alert_id in sorted(alert_ids - terminal.received):
+            terminal.received.add(alert_id)
+            terminal.sent.pop(alert_id, None)
+            record = DeliveryRecord(alert_id, terminal.terminal_id, uid, now, held=True)
+            self.deliveries.append(record)
+            self.receipts.append(record)
 
     async def send_alerts(
         self,
@@ -131,17 +178,25 @@ class TerminalHub:
         for t in list(self._terminals.values()):
             if not t.principal.receives_alerts:
                 continue
-            mine = [p for p in payloads if t.principal.in_district(str(p.get("district", "")))]
+            mine = [p for p in payloads if t.principal.can_see(str(p.get("district", "")), p.get("departments", ()))]
             if mine:
                 jobs.append(self.send_alerts(t, mine, now, loop_time, frames=frames))
         return sum(await asyncio.gather(*jobs))
 
     async def notify(
-        self, message: dict[str, Any], district: str, who: Callable[[Terminal], bool] | None = None
+        self,
+        message: dict[str, Any],
+        district: str,
+        departments: list[str] | tuple[str, ...],
+        who: Callable[[Terminal], bool] | None = None,
     ) -> None:
-        """A message that needs no receipt (an incident changed, an escalation) to the terminals of a district."""
+        """A message that needs no receipt (an incident changed, an escalation) to the terminals that may
+        see an incident of ``district`` reported to ``departments``."""
         text = json.dumps(message, ensure_ascii=False, default=str)
-        targets = [t for t in self._terminals.values() if t.principal.in_district(district) and (who is None or who(t))]
+        targets = [
+            t for t in self._terminals.values()
+            if t.principal.can_see(district, departments) and (who is None or who(t))
+        ]  # fmt: skip
 
         async def one(t: Terminal) -> None:
             try:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from yingyan.service.config import WebhookConfig
-from yingyan.service.push.mqtt import PushError
+from yingyan.service.push.channel import Channel, PushError
 
 
 def signature(secret: bytes, timestamp: str, body: bytes) -> str:
@@ -34,11 +34,14 @@ def verify(secret: bytes, timestamp: str, body: bytes, signed: str, max_age_s: f
     return fresh and hmac.compare_digest(signature(secret, timestamp, body), signed)
 
 
-class WebhookSender:
-    """``await send(kind, payload, key)``: POST, 2xx is delivered, anything else raises PushError."""
+class WebhookSender(Channel):
+    """``await send(kind, payload, key)``: POST; 2xx is delivered, a 4xx (but 408 and 429) is this
+    message refused for good, anything else (5xx, no answer in time) a PushError to try again."""
 
     def __init__(self, config: WebhookConfig) -> None:
         self.config = config
+        self.name = f"webhook:{config.name}"
+        self.concurrency = 4
         self._client = httpx.AsyncClient(timeout=config.timeout_s)
 
     async def send(self, kind: str, payload: dict[str, Any], key: str) -> None:
@@ -59,8 +62,11 @@ class WebhookSender:
             response = await self._client.post(self.config.url, content=body, headers=headers)
         except httpx.HTTPError as error:
             raise PushError(f"webhook {self.config.name}: {type(error).__name__}") from None
-        if not 200 <= response.status_code < 300:
-            raise PushError(f"webhook {self.config.name}: HTTP {response.status_code}")
+        status = response.status_code
+        if 400 <= status < 500 and status not in (408, 429):
+            raise PushError(f"webhook {self.config.name}: refused with HTTP {status}", permanent=True)
+        if not 200 <= status < 300:
+            raise PushError(f"webhook {self.config.name}: HTTP {status}")
 
     async def close(self) -> None:
         await self._client.aclose()
