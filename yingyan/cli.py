@@ -626,10 +626,14 @@ def serve_cmd(
     detector: DetectorOpt = DetectorName.MOTION,
     model: ModelOpt = None,
     fps: FpsOpt = 5.0,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only check the configuration (as at every start) and say what is wrong.")
+    ] = False,
 ) -> None:
     """Run the incident service (API, alert push, workflow) and, by default, the site's cameras and engine."""
     import uvicorn
 
+    from yingyan.service import preflight
     from yingyan.service.api import create_app
     from yingyan.service.runtime import ServeOptions, ServiceRuntime
 
@@ -638,6 +642,18 @@ def serve_cmd(
             db_url=db, host=host, port=port, cameras=cameras, replay=replay, speed=speed, start=_start_time(start),
             baseline=baseline, detector=detector, model=model, fps=fps,
         )  # fmt: skip
+        if check:
+            site = load_model(Site, config)
+            found = preflight.problems(site, config, options)
+            for problem in found:
+                err.print(f"[bold red]error:[/] {config}: {problem}", highlight=False, soft_wrap=True)
+            if found:
+                raise typer.Exit(2)
+            from sqlalchemy.engine import make_url
+
+            url = make_url(preflight.database_url(site, config.parent, options)).render_as_string(hide_password=True)
+            out.print(f"{config}: the service can start as configured ({len(site.cameras)} cameras, database {url})")
+            return
         runtime = ServiceRuntime(config, options)
     except YingyanError as error:
         raise _fail(error) from None
@@ -690,6 +706,10 @@ def user_add(
                 for dept in site.service.departments:
                     if s.get(m.Department, dept.code) is None:
                         s.add(m.Department(code=dept.code, name_zh=dept.name_zh, name_en=dept.name_en))
+                names = {d.id: d.name for d in site.service.districts}
+                for district in sorted(set(names) | {c.district for c in site.cameras}):
+                    if s.get(m.District, district) is None:
+                        s.add(m.District(id=district, name=names.get(district) or district))
                 s.flush()
             user = add_user(s, username, password, Role(role.value), district or [], department, name, supervisor)
             out.print(

@@ -28,8 +28,11 @@ class SiteCamera(StrictModel):
     name: str = Field(
         default="", title="Name", description="Human name of the checkpoint, e.g. 人民路与解放路口北向南."
     )
-    source: str = Field(
-        title="Source", description="Video file path, image folder, or stream URL (rtsp://, rtmp://, http(s)://)."
+    source: str | None = Field(
+        default=None,
+        title="Source",
+        description="Video file path, image folder, or stream URL (rtsp://, rtmp://, http(s)://); none (a "
+        "simulation run without video): the camera can be replayed (`serve --replay`), not analysed.",
     )
     calibration: str = Field(title="Calibration", description="Path of the camera's calibration JSON.")
     fps: float | None = Field(
@@ -116,6 +119,13 @@ class Site(StrictModel):
             for end in ("upstream", "downstream"):
                 if getattr(link, end) not in known:
                     raise ValueError(f"links.{i}.{end} names unknown camera {getattr(link, end)!r}")
+        districts = [d.id for d in self.service.districts]
+        for i, cam in enumerate(self.cameras):
+            if districts and cam.district not in districts:  # a typo would make a district nobody watches
+                raise ValueError(
+                    f"cameras.{i}.district {cam.district!r} (camera {cam.id}) is not one of service.districts "
+                    f"({', '.join(districts)})"
+                )
         return self
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -195,3 +197,50 @@ def live(tmp_path: Path, db_url: str) -> Iterator[LiveServer]:
     server = serve(make_runtime(tmp_path / "site", db_url))
     yield server
     server.stop()
+
+
+class Broker:
+    """A Mosquitto of the test's own on a free port, stopped and started again as the test says
+    (persistent sessions: a subscriber with a session keeps its messages across a restart)."""
+
+    def __init__(self, folder: Path) -> None:
+        binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+        if binary is None:
+            if os.environ.get("CI") == "true":
+                pytest.fail("mosquitto is not installed: CI must have it")
+            pytest.skip("mosquitto not installed (CI has it)")
+        self.binary = binary
+        self.port = free_port()
+        folder.mkdir(parents=True, exist_ok=True)
+        self.config = folder / "mosquitto.conf"
+        self.config.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"persistence_location {folder}/\nlog_dest none\n",
+            encoding="utf-8",
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen([self.binary, "-c", str(self.config)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("the test's mosquitto did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    own = Broker(tmp_path / "broker")
+    yield own
+    own.stop()

@@ -72,6 +72,8 @@ def test_an_alert_decided_before_a_crash_arrives_once_after_the_restart(tmp_path
     database = open_database(f"sqlite:///{tmp_path / 'site' / 'data' / 'yingyan.db'}")
     with database.sessions.begin() as s:
         role, districts, _, _ = USERS["off_east"]
+        s.add(m.District(id="east", name="城东"))
+        s.flush()
         add_user(s, "off_east", PASSWORD, role, districts)
     database.dispose()
     port = free_port()

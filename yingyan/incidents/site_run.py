@@ -98,7 +98,9 @@ def camera_jobs(site: Site, root: Path, out: Path, options: SiteRunOptions) -> l
         return str(path if path.is_absolute() else root / path)
 
     jobs = []
-    for cam in site.cameras:
+    for i, cam in enumerate(site.cameras):
+        if cam.source is None:
+            raise ConfigError(f"cameras.{i}.source: camera {cam.id} has no source (a simulation run without video)")
         job = CameraJob(
             cam.id, resolve(cam.source), Path(resolve(cam.calibration)), out / "cameras" / cam.id,
             cam.fps or options.fps, options.interval_s, cam.rules, options.detector, options.model,

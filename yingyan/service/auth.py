@@ -88,9 +88,10 @@ def add_user(
         raise UserError(f"unknown department {department!r} (known: {known})")
     if not districts and role is not Role.ADMIN:
         raise UserError("a user needs at least one district (--district; * for all)")
-    for district in districts:
-        if district != ALL_DISTRICTS and session.get(m.District, district) is None:
-            session.add(m.District(id=district, name=district))
+    unknown = [d for d in districts if d != ALL_DISTRICTS and session.get(m.District, d) is None]
+    if unknown:  # a typo would give the user a district nobody's incidents are in
+        known = ", ".join(sorted(d.id for d in session.scalars(select(m.District)))) or "none yet: give --config"
+        raise UserError(f"unknown district {unknown[0]!r} (known: {known})")
     user = m.User(
         username=username,
         display_name=display_name or username,

@@ -91,6 +91,10 @@ class WebhookConfig(StrictModel):
         return value.encode("utf-8")
 
 
+EscalationChannel = Literal["websocket", "mqtt", "webhook"]
+ESCALATION_CHANNELS: tuple[EscalationChannel, ...] = ("websocket", "mqtt", "webhook")
+
+
 class EscalationConfig(StrictModel):
     """What happens to an alert nobody acknowledges."""
 
@@ -102,8 +106,8 @@ class EscalationConfig(StrictModel):
         "and over the next channels.",
     )
     repeat: int = Field(default=2, ge=0, le=10, title="Escalations", description="How many times, each after_s apart.")
-    channels: list[str] = Field(
-        default_factory=lambda: ["websocket", "mqtt", "webhook"],
+    channels: list[EscalationChannel] = Field(
+        default_factory=lambda: list(ESCALATION_CHANNELS),
         title="Channels",
         description="Channels an escalation is sent over (websocket: the supervisors' terminals).",
     )

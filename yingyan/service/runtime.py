@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,12 +43,14 @@ from yingyan.incidents.engine import IncidentEngine, LaneInterval
 from yingyan.incidents.events import Event
 from yingyan.incidents.network import Network
 from yingyan.incidents.site_run import read_events
-from yingyan.perception.backends import DetectorName, make_detector
+from yingyan.perception.backends import make_detector
+from yingyan.service import preflight
 from yingyan.service.auth import LoginLimiter
 from yingyan.service.db import Database, open_database, reason_of, transient
 from yingyan.service.health import HealthBoard
 from yingyan.service.metrics import ServiceMetrics
 from yingyan.service.outbox import Dispatcher
+from yingyan.service.preflight import ServeOptions
 from yingyan.service.push.terminals import TerminalHub
 from yingyan.service.store import IncidentStore, RunContext
 from yingyan.site import Site, load_site
@@ -57,29 +59,14 @@ from yingyan.tables import read_csv_rows
 
 log = logging.getLogger(__name__)
 
+__all__ = ["ServeOptions", "ServiceRuntime"]
+
 STALE_S = 10.0  # a camera with no health report for this long is stale
 INGEST_RETRY_MIN_S = 0.25  # a database fault: storing is tried again after this long, doubling…
 INGEST_RETRY_MAX_S = 1.0  # …up to this (so storing resumes within a second or so of the fault clearing)
 INGEST_POISON_TRIES = 3  # a message whose data cannot be stored is passed over after this many tries
 DB_PROBE_S = 2.0  # the database's write probe runs this often
 FAULT_ENV = "YINGYAN_FAULT"  # failure injection for the recovery test: "exit-after-alert-commit"
-
-
-@dataclass(frozen=True)
-class ServeOptions:
-    """What ``yingyan serve`` runs besides the service."""
-
-    db_url: str | None = None
-    host: str | None = None
-    port: int | None = None
-    cameras: bool = True  # run the site's camera pipelines and the engine
-    replay: Path | None = None  # instead: replay a `yingyan run` output folder
-    speed: float = 1.0  # files and replays at this multiple of real time
-    start: datetime | None = None  # local time of stream second 0 (baseline time of day)
-    baseline: Path | None = None
-    detector: DetectorName = DetectorName.MOTION
-    model: Path | None = None
-    fps: float = 5.0
 
 
 class ServiceRuntime:
@@ -91,9 +78,9 @@ class ServiceRuntime:
         self.site: Site = load_site(site_path)
         self.root = site_path.parent
         self.config = self.site.service
-        self.data_dir = _resolve(self.root, self.config.data_dir)
-        url = self.options.db_url or self.config.database_url or f"sqlite:///{self.data_dir / 'yingyan.db'}"
-        self.db: Database = open_database(url)
+        preflight.check(self.site, site_path, self.options)
+        self.data_dir = preflight.data_dir(self.site, self.root)
+        self.db: Database = open_database(preflight.database_url(self.site, self.root, self.options))
         self.store = IncidentStore(self.db, self.config, self.data_dir, self.site.timezone)
         self.store.sync_site(self.site)
         self.metrics = ServiceMetrics(self.store.open_counts)
@@ -313,6 +300,7 @@ class ServiceRuntime:
 
         cam = next(c for c in self.site.cameras if c.id == camera_id)
         calibration = CameraCalibration.load(_resolve(self.root, cam.calibration))
+        assert cam.source is not None  # preflight: cameras analysed here have a source
         source = cam.source if "://" in cam.source else str(_resolve(self.root, cam.source))
         fps = cam.fps or self.options.fps
         out = self.data_dir / "cameras" / camera_id / self.run.run_key.split(":")[-1]

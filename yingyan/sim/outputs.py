@@ -113,7 +113,7 @@ def write_site(path: Path, scenario: Scenario, cameras: list[dict[str, object]])
             {
                 "id": c["id"],
                 "name": f"{scenario.name} {c['id']} ({c['watch']})",
-                "source": c["video"],
+                **({"source": c["video"]} if c["video"] else {}),  # none without video: replayed, not analysed
                 "calibration": c["calibration"],
                 "fps": c["fps"],
                 "position_m": c["position_m"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,10 @@ import numpy as np
 from yingyan.errors import SourceError
 from yingyan.sources.config import SourceConfig
 
+log = logging.getLogger(__name__)
+
+MAX_DAMAGED = 50  # a file whose reading fails this often is given up
+MIN_DECODED_SHARE = 0.5  # a file of which less than this share of its frames decodes is an error, not a warning
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 # (stream time in s, a call that returns the BGR image): the image is only converted for
@@ -53,8 +58,28 @@ def _decode_av(config: SourceConfig) -> Iterator[Decoded]:
             stream.codec_context.options = {"skip_loop_filter": "all"}
         rate = float(stream.average_rate or stream.guessed_rate or 25)
         count = 0
-        try:
-            for frame in container.decode(stream):
+        damaged: list[float] = []  # stream times near packets that could not be read or decoded
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except (av.FFmpegError, OSError) as error:
+                # A damaged stretch of a file is passed over, as FFmpeg's players do; a live stream that
+                # breaks, or a file that does nothing but break, ends here (the reader reconnects a stream).
+                damaged.append(count / rate)
+                if config.is_live or len(damaged) > MAX_DAMAGED:
+                    raise SourceError(
+                        f"source {config.shown}: decoding failed after {count} frames ({_reason(error)})"
+                    ) from None
+                continue
+            try:
+                frames = packet.decode()
+            except (av.FFmpegError, OSError):
+                damaged.append(count / rate)
+                continue
+            for frame in frames:
                 t = frame.time
 
                 def image(frame: av.VideoFrame = frame) -> np.ndarray:
@@ -62,12 +87,17 @@ def _decode_av(config: SourceConfig) -> Iterator[Decoded]:
 
                 yield (float(t) if t is not None else count / rate), image
                 count += 1
-        except (av.FFmpegError, OSError) as error:
-            raise SourceError(
-                f"source {config.shown}: decoding failed after {count} frames ({_reason(error)})"
-            ) from None
         if count == 0:
             raise SourceError(f"source {config.shown}: no decodable video frames")
+        declared = int(stream.frames or 0)
+        if not config.is_live and declared and count < declared * MIN_DECODED_SHARE:
+            raise SourceError(
+                f"source {config.shown}: only {count} of its {declared} frames could be decoded: the file is damaged"
+            )
+        if damaged:
+            near = ", ".join(f"{t:.1f}" for t in sorted(set(damaged))[:5])
+            log.warning("source %s: %d damaged parts passed over (near %s s); %d of %s frames decoded",
+                        config.shown, len(damaged), near, count, declared or "?")  # fmt: skip
     finally:
         container.close()
 

@@ -6,7 +6,7 @@ export const WORDS = {
     console: "鹰眼 · 指挥中心", terminal: "鹰眼 · 执勤终端", login: "登录", logout: "退出", username: "用户名",
     password: "密码", wrongPassword: "用户名或密码错误", tooMany: "登录失败次数过多，请稍后再试",
     sessionExpired: "登录已过期，请重新登录（当前页面内容会保留）", connected: "已连接", reconnecting: "连接中断，正在重连…",
-    offline: "网络中断：操作会在恢复后自动提交", map: "态势", cameras: "摄像机", health: "健康", kpis: "统计",
+    offline: "网络中断：操作会在恢复后自动提交", replaced: "此终端已在其他窗口打开", map: "态势", cameras: "摄像机", health: "健康", kpis: "统计",
     queue: "事件队列", noIncidents: "暂无事件", detail: "事件详情", chooseIncident: "选择一个事件查看详情",
     timeline: "时间线", steps: "处置记录", evidence: "证据", affected: "涉及卡口", source: "源头", cause: "原因",
     severity: "严重程度", state: "状态", started: "发生", detected: "发现", lanesBlocked: "占用车道",
@@ -27,7 +27,7 @@ export const WORDS = {
     tooMany: "Too many failed logins: try again later",
     sessionExpired: "Your session expired: log in again (this page keeps what you were doing)",
     connected: "Connected", reconnecting: "Connection lost, reconnecting…",
-    offline: "Network lost: actions are sent when it is back", map: "Network", cameras: "Cameras", health: "Health",
+    offline: "Network lost: actions are sent when it is back", replaced: "This terminal is open in another window", map: "Network", cameras: "Cameras", health: "Health",
     kpis: "KPIs", queue: "Incident queue", noIncidents: "No incidents", detail: "Incident",
     chooseIncident: "Choose an incident to see it", timeline: "Timeline", steps: "Actions", evidence: "Evidence",
     affected: "Checkpoints affected", source: "Source", cause: "Cause", severity: "Severity", state: "State",
@@ -220,8 +220,9 @@ export function installLogin(onDone) {
 
 // -- the live channel --------------------------------------------------------------------------
 
-export function terminalId(kind) {
-  const key = `yingyan.terminal.${kind}`;
+// A terminal's id is this browser's, for one user: two users of one phone are two terminals.
+export function terminalId(kind, user) {
+  const key = `yingyan.terminal.${kind}.${user}`;
   let id = localStorage.getItem(key);
   if (!id) {
     id = `${kind}-${Math.random().toString(36).slice(2, 10)}`;
@@ -230,10 +231,12 @@ export function terminalId(kind) {
   return id;
 }
 
-// The terminal socket: hello with the session cookie, alerts in (receipts out), reconnects for ever.
+// The terminal socket: hello with the session cookie (and the alerts this page holds already, so
+// that none is sent twice), alerts in (receipts out), reconnects for ever; a login that ended
+// (4401) asks for a new one, and another window of the same terminal (4409) ends this one's.
 export class Live {
-  constructor({ kind, incidents = false, onAlerts, onIncident, onEscalation, onStatus, onAuthFailed }) {
-    Object.assign(this, { kind, incidents, onAlerts, onIncident, onEscalation, onStatus, onAuthFailed });
+  constructor({ kind, user, incidents = false, have, onAlerts, onIncident, onEscalation, onStatus, onAuthFailed, onReplaced }) {
+    Object.assign(this, { kind, user, incidents, have, onAlerts, onIncident, onEscalation, onStatus, onAuthFailed, onReplaced });
     this.delay = 1000;
     this.socket = null;
     this.closed = false;
@@ -245,7 +248,8 @@ export class Live {
     const socket = new WebSocket(`${scheme}://${location.host}/api/v1/terminal`);
     this.socket = socket;
     socket.addEventListener("open", () => {
-      socket.send(JSON.stringify({ type: "hello", terminal_id: terminalId(this.kind), incidents: this.incidents }));
+      const have = this.have ? this.have().slice(0, 500) : [];
+      socket.send(JSON.stringify({ type: "hello", terminal_id: terminalId(this.kind, this.user), incidents: this.incidents, have }));
     });
     socket.addEventListener("message", (event) => {
       const message = JSON.parse(event.data);
@@ -260,18 +264,23 @@ export class Live {
       } else if (message.type === "escalation") {
         this.onEscalation?.(message.alert);
       } else if (message.type === "error") {
-        this.authFailed = true;
+        this.lastError = message.detail;
       }
     });
     socket.addEventListener("close", (event) => {
+      if (this.socket !== socket) return; // an old socket of a stopped or restarted channel
       this.onStatus?.(false);
       if (this.closed) return;
-      if (event.code === 4401 || this.authFailed) {
-        this.authFailed = false;
+      if (event.code === 4401) {
         this.onAuthFailed?.();
         return;
       }
-      setTimeout(() => this.start(), this.delay);
+      if (event.code === 4409) {
+        this.closed = true;
+        this.onReplaced?.(event.reason || this.lastError || "");
+        return;
+      }
+      setTimeout(() => { if (!this.closed) this.start(); }, this.delay);
       this.delay = Math.min(this.delay * 2, 30000);
     });
   }

@@ -28,21 +28,28 @@ async function start() {
   }
   words();
   await Promise.all([loadNetwork(), loadIncidents()]);
+  if (state.live && state.live.user !== state.me.username) {
+    state.live.stop();
+    state.live = null;
+  }
   if (!state.live) {
     state.live = new Live({
-      kind: "console", incidents: true,
+      kind: "console", user: state.me.username, incidents: true,
       onAlerts: (alerts) => alerts.forEach((a) => refreshIncident(a.incident_id)),
       onIncident: (incident) => { state.incidents.set(incident.id, incident); renderQueue(); renderMap();
         if (state.selected === incident.id) openIncident(incident.id, false); },
       onEscalation: (alert) => banner(`${t("overdue")}: ${alert.incident_id}`),
       onStatus: (up) => { const c = document.getElementById("conn"); c.classList.toggle("up", up);
         c.textContent = up ? t("connected") : t("reconnecting"); banner(up ? "" : t("reconnecting")); },
-      onAuthFailed: () => loginBox.open(true).then(() => state.live.start()),
+      onAuthFailed: () => loginBox.open(true),
+      onReplaced: () => banner(t("replaced")),
     });
     state.live.start();
-    setInterval(tick, 1000);
-    setInterval(loadNetwork, 10000);
-    setInterval(() => { if (state.view === "health") renderHealth(); }, 3000);
+  }
+  if (!state.timers.length) {
+    state.timers.push(setInterval(tick, 1000));
+    state.timers.push(setInterval(loadNetwork, 10000));
+    state.timers.push(setInterval(() => { if (state.view === "health") renderHealth(); }, 3000));
   }
 }
 

@@ -5,17 +5,25 @@
 import { ACTIONS, CAUSES, Live, STATES, alarm, api, clock, el, installLogin, label, lang, setLang, t } from "/static/common.js";
 
 const QUICK = ["acknowledge", "confirm", "arrive", "clear"];
-const store = {
-  alerts: JSON.parse(localStorage.getItem("yingyan.alerts") || "[]"),
-  pending: JSON.parse(localStorage.getItem("yingyan.pending") || "[]"),
-  details: new Map(),
-};
+// What the phone keeps is kept per user: another officer logging in on it sees none of it, and
+// actions queued offline are only ever sent under the login of the officer who tapped them.
+const store = { user: null, alerts: [], pending: [], details: new Map() };
 const loginBox = installLogin(() => start());
 setLang(lang());
+localStorage.removeItem("yingyan.alerts"); // kept unscoped by earlier versions: nobody's to show
+localStorage.removeItem("yingyan.pending");
+
+function load(user) {
+  store.user = user;
+  store.alerts = JSON.parse(localStorage.getItem(`yingyan.alerts.${user}`) || "[]");
+  store.pending = JSON.parse(localStorage.getItem(`yingyan.pending.${user}`) || "[]");
+  store.details = new Map();
+}
 
 function save() {
-  localStorage.setItem("yingyan.alerts", JSON.stringify(store.alerts.slice(0, 50)));
-  localStorage.setItem("yingyan.pending", JSON.stringify(store.pending));
+  if (!store.user) return;
+  localStorage.setItem(`yingyan.alerts.${store.user}`, JSON.stringify(store.alerts.slice(0, 50)));
+  localStorage.setItem(`yingyan.pending.${store.user}`, JSON.stringify(store.pending));
 }
 
 function banner(text) {
@@ -39,18 +47,27 @@ async function start() {
   }
   words();
   document.getElementById("who").textContent = `${me.username} · ${me.districts.join(", ")}`;
+  if (store.user !== me.username) {
+    store.live?.stop();
+    store.live = null;
+    load(me.username);
+  }
   render();
   for (const a of store.alerts) refresh(a.incident_id);
   if (!store.live) {
     store.live = new Live({
-      kind: "terminal",
+      kind: "terminal", user: me.username,
+      have: () => store.alerts.map((a) => a.alert_id),
       onAlerts: (alerts) => arrived(alerts),
       onStatus: (up) => { const c = document.getElementById("conn"); c.classList.toggle("up", up);
         c.textContent = up ? t("connected") : t("reconnecting"); banner(up ? "" : t("offline")); if (up) flush(); },
-      onAuthFailed: () => loginBox.open(true).then(() => store.live.start()),
+      onAuthFailed: () => loginBox.open(true),
+      onReplaced: () => banner(t("replaced")),
     });
     store.live.start();
-    setInterval(flush, 5000);
+  }
+  if (!store.timer) {
+    store.timer = setInterval(flush, 5000);
     window.addEventListener("online", () => { banner(""); flush(); });
     window.addEventListener("offline", () => banner(t("offline")));
   }
@@ -144,14 +161,17 @@ async function flush() {
   if (flushing || !store.pending.length) return;
   flushing = true;
   try {
-    while (store.pending.length) {
+    const user = store.user;
+    while (store.pending.length && store.user === user) {
       const next = store.pending[0];
       try {
+        // Never through the login dialog: a queued tap goes under its own officer's login or waits.
         const detail = await api(`/api/v1/incidents/${encodeURIComponent(next.incident_id)}/actions`,
-          { method: "POST", json: { action: next.action, note: next.note || "" } });
+          { method: "POST", json: { action: next.action, note: next.note || "" }, noLogin: true });
         store.details.set(next.incident_id, detail);
       } catch (err) {
         if (err.status === 0) { banner(t("offline")); break; } // still offline: try again later
+        if (err.status === 401) { loginBox.open(true); break; } // the login ended: the queue waits for it
         banner(`${label(ACTIONS, next.action)}: ${err.message}`); // refused (someone else moved it on): drop it
         refresh(next.incident_id);
       }
