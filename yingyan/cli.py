@@ -707,9 +707,9 @@ def user_add(
                     if s.get(m.Department, dept.code) is None:
                         s.add(m.Department(code=dept.code, name_zh=dept.name_zh, name_en=dept.name_en))
                 names = {d.id: d.name for d in site.service.districts}
-                for district in sorted(set(names) | {c.district for c in site.cameras}):
-                    if s.get(m.District, district) is None:
-                        s.add(m.District(id=district, name=names.get(district) or district))
+                for known in sorted(set(names) | {c.district for c in site.cameras}):
+                    if s.get(m.District, known) is None:
+                        s.add(m.District(id=known, name=names.get(known) or known))
                 s.flush()
             user = add_user(s, username, password, Role(role.value), district or [], department, name, supervisor)
             out.print(
