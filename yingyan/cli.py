@@ -69,7 +69,7 @@ def main(
     else:
         handler = RichHandler(console=err, show_path=False)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", handlers=[handler])
-    for noisy in ("uvicorn.access", "httpx", "alembic.runtime.migration"):
+    for noisy in ("uvicorn.access", "httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -226,3 +226,31 @@ def test_a_camera_password_in_a_stream_url_is_never_shown(caplog: pytest.LogCapt
         _read_all(config.model_copy(update={"reconnect": False}), limit_s=15.0)
     assert "s3cret-pw" not in str(error.value) and "admin:***@127.0.0.1" in str(error.value)
     assert "s3cret-pw" not in caplog.text
+
+
+def _damaged_video(folder: Path, start: float, end: float) -> Path:
+    """A 40-frame H.264 file (distinct noise frames) whose bytes from ``start`` to ``end`` (shares) are zeroed."""
+    from yingyan.video import VideoWriter
+
+    path = folder / "damaged.mp4"
+    rng = np.random.default_rng(3)
+    with VideoWriter(path, 160, 120, fps=10) as writer:
+        for _ in range(40):
+            writer.write(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8))
+    data = bytearray(path.read_bytes())
+    data[int(len(data) * start) : int(len(data) * end)] = bytes(int(len(data) * end) - int(len(data) * start))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_damaged_stretch_of_a_file_is_passed_over_and_said(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = _damaged_video(tmp_path, 0.5, 0.51)
+    frames, reader = _read_all(SourceConfig(uri=str(path)))
+    assert 35 <= len(frames) < 40 and reader.health().state is StreamState.ENDED
+    assert any("damaged parts passed over" in r.getMessage() and "damaged.mp4" in r.getMessage() for r in caplog.records)
+
+
+def test_a_file_of_which_little_decodes_is_an_error_not_a_short_run(tmp_path: Path) -> None:
+    path = _damaged_video(tmp_path, 0.15, 0.9)
+    with pytest.raises(SourceError, match=r"damaged\.mp4: (only \d+ of its 40 frames|decoding failed)"):
+        _read_all(SourceConfig(uri=str(path)))

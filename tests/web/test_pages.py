@@ -139,3 +139,39 @@ def test_a_lost_connection_is_said_on_the_console_and_it_recovers_by_itself(
     site.runtime.dispatcher.wake()
     page.wait_for_function("() => document.querySelectorAll('#queue li[data-incident]').length === 2", timeout=15_000)
     assert not errors, errors
+
+
+def test_a_terminal_passed_to_another_officer_shows_nothing_of_the_first_and_sends_their_taps_only_as_them(
+    site: LiveServer, chromium: Any, artifacts: Path
+) -> None:
+    from sqlalchemy import select
+
+    page, errors, _ = _page(chromium, mobile=True)
+    page.goto(f"{site.http}/terminal")
+    _login(page, "off_east")
+    page.wait_for_selector("article.card button[data-action='acknowledge']")
+    page.context.set_offline(True)
+    page.click("article.card button[data-action='acknowledge']")  # a tap queued offline
+    page.wait_for_selector("#pending:has-text('待提交')")
+    with site.runtime.db.sessions.begin() as s:  # meanwhile the officer's session ends
+        s.execute(update(m.LoginSession).values(revoked=True))
+    page.context.set_offline(False)
+    page.wait_for_selector("#login[open]", timeout=15_000)  # the queued tap asks for its officer's login…
+    _login(page, "disp_east")  # …but another user logs in on the phone
+    page.wait_for_selector("#who:has-text('disp_east')")
+    page.wait_for_function("() => window.yingyan.user === 'disp_east' && window.yingyan.alerts.length === 1")
+    assert page.evaluate("() => window.yingyan.pending.length") == 0  # not the first officer's queue
+    page.screenshot(path=str(artifacts / "terminal-second-user.png"), full_page=True)
+    assert site.runtime.store.incidents(SYSTEM)[0]["state"] == "alerted"  # the tap was not sent as disp_east
+    with site.runtime.db.sessions.begin() as s:  # this session ends too: the socket closes, the login shows
+        s.execute(update(m.LoginSession).values(revoked=True))
+    page.wait_for_selector("#login[open]", timeout=15_000)
+    _login(page, "off_east")
+    page.wait_for_function("() => window.yingyan.user === 'off_east' && window.yingyan.pending.length === 0",
+                           timeout=20_000)  # fmt: skip
+    incident_id = site.runtime.store.incidents(SYSTEM)[0]["id"]
+    assert site.runtime.store.incidents(SYSTEM)[0]["state"] == "acknowledged"
+    with site.runtime.db.sessions() as s:
+        step = s.scalar(select(m.Step).where(m.Step.incident_id == incident_id, m.Step.action == "acknowledge"))
+        assert step is not None and step.actor == "off_east"
+    assert not errors, errors

@@ -285,6 +285,11 @@ export class Live {
     });
   }
 
+  // Connect unless connected or connecting (after a login: the socket of the ended one was closed).
+  ensure() {
+    if (!this.socket || this.socket.readyState > WebSocket.OPEN) this.start();
+  }
+
   stop() {
     this.closed = true;
     this.socket?.close();

@@ -44,8 +44,8 @@ async function start() {
       onAuthFailed: () => loginBox.open(true),
       onReplaced: () => banner(t("replaced")),
     });
-    state.live.start();
   }
+  state.live.ensure();
   if (!state.timers.length) {
     state.timers.push(setInterval(tick, 1000));
     state.timers.push(setInterval(loadNetwork, 10000));

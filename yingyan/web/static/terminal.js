@@ -64,8 +64,8 @@ async function start() {
       onAuthFailed: () => loginBox.open(true),
       onReplaced: () => banner(t("replaced")),
     });
-    store.live.start();
   }
+  store.live.ensure();
   if (!store.timer) {
     store.timer = setInterval(flush, 5000);
     window.addEventListener("online", () => { banner(""); flush(); });
