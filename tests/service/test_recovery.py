@@ -134,3 +134,96 @@ def test_an_alert_decided_before_a_crash_arrives_once_after_the_restart(tmp_path
         engine.dispose()
         subscriber.loop_stop()
         subscriber.disconnect()
+
+
+def test_a_kill_in_a_burst_sends_no_terminal_an_alert_twice(tmp_path: Path) -> None:
+    """``kill -9`` in a burst of 400 alerts: after the restart every alert decided reaches every terminal
+    once (terminals say in their hello what they hold); the webhook platform may see a message again
+    (at least once, with its Idempotency-Key), no more than were in flight."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.service.test_faults import RecordingTerminal
+
+    os.environ["YY_BURST_HOOK_KEY"] = "burst-key"
+    keys: list[str] = []
+
+    class Platform(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.end_headers()
+            keys.append(self.headers["Idempotency-Key"])
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    platform = ThreadingHTTPServer(("127.0.0.1", 0), Platform)
+    threading.Thread(target=platform.serve_forever, daemon=True).start()
+    hook = {"name": "platform", "url": f"http://127.0.0.1:{platform.server_port}/hook",
+            "secret_env": "YY_BURST_HOOK_KEY"}  # fmt: skip
+    site = write_site(tmp_path / "site", {"webhooks": [hook]})
+    database = open_database(f"sqlite:///{tmp_path / 'site' / 'data' / 'yingyan.db'}")
+    with database.sessions.begin() as s:
+        s.add(m.District(id="east", name="城东"))
+        s.flush()
+        for user in ("disp_east", "off_east"):
+            role, districts, _, _ = USERS[user]
+            add_user(s, user, PASSWORD, role, districts)
+    database.dispose()
+    port = free_port()
+    command = [sys.executable, "-m", "tests.service.burst_server", str(site), str(port)]
+    cwd = Path(__file__).resolve().parents[2]
+
+    class Live:  # what RecordingTerminal needs of a server
+        http, ws = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/api/v1/terminal"
+
+    first = subprocess.Popen([*command, "1", "400", "0.01"], cwd=cwd)
+    terminals: list[RecordingTerminal] = []
+    try:
+        _wait_up(port, first)
+        terminals = [RecordingTerminal(Live, "disp_east", "desk-1"), RecordingTerminal(Live, "off_east", "hand-1")]  # type: ignore[arg-type]
+        for terminal in terminals:
+            terminal.start()
+        deadline = time.monotonic() + 60
+        while min(len(t.arrivals) for t in terminals) < 120 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        first.send_signal(signal.SIGKILL)  # mid-burst: some alerts received, some sent, some only decided
+        first.wait(timeout=10)
+        killed_with = [len(t.arrivals) for t in terminals]
+        assert all(n < 400 for n in killed_with), killed_with
+        second = subprocess.Popen([*command, "1", "0", "0"], cwd=cwd)  # the same service, restarted
+        try:
+            _wait_up(port, second)
+            engine = create_engine(f"sqlite:///{tmp_path / 'site' / 'data' / 'yingyan.db'}")
+            with Session(engine) as s:
+                decided = set(s.scalars(select(m.Alert.id)))
+            engine.dispose()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not all(
+                {a for a, _, _ in t.arrivals} >= decided for t in terminals
+            ):
+                time.sleep(0.2)
+            deadline = time.monotonic() + 30
+            while len(set(keys)) < len(decided) and time.monotonic() < deadline:
+                time.sleep(0.2)
+        finally:
+            second.send_signal(signal.SIGINT)
+            try:
+                second.wait(timeout=30)
+            finally:
+                if second.poll() is None:
+                    second.kill()
+        for terminal in terminals:
+            ids = [a for a, _, _ in terminal.arrivals]
+            assert set(ids) == decided, (terminal.terminal_id, len(set(ids)), len(decided))
+            assert len(ids) == len(set(ids)), (terminal.terminal_id, len(ids) - len(set(ids)), "sent twice")
+        assert set(keys) == decided
+        # At most what was in flight at the kill: requests out (the lane's 4) and answers not yet marked sent.
+        assert len(keys) - len(set(keys)) <= 8, len(keys) - len(set(keys))
+    finally:
+        for terminal in terminals:
+            terminal.stop()
+        if first.poll() is None:
+            first.kill()
+        platform.shutdown()

@@ -33,9 +33,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from yingyan.service import models as m
 from yingyan.service.access import SYSTEM, Principal
-from yingyan.service.auth import principal_for_digest
 from yingyan.service.config import ServiceConfig
-from yingyan.service.db import reason_of
+from yingyan.service.db import reason_of, transient
 from yingyan.service.health import HealthBoard
 from yingyan.service.metrics import ServiceMetrics
 from yingyan.service.push.channel import Channel, PushError
@@ -243,10 +242,23 @@ class OutboxRepository:
             ]
             return missed, received, held
 
-    def logins(self, digests: set[str]) -> dict[str, tuple[Principal, datetime] | None]:
-        """The user and expiry behind each login (``None``: logged out, expired, or the user disabled)."""
+    def ended_logins(self, digests: set[str], now: datetime) -> set[str]:
+        """Which of these logins have ended (logged out, expired, the user disabled, gone): one query, which
+        returns nothing at all in the usual case."""
         with self.db.sessions() as s:
-            return {digest: principal_for_digest(s, digest) for digest in digests}
+            live = set(
+                s.scalars(
+                    select(m.LoginSession.token_hash)
+                    .join(m.User, m.User.id == m.LoginSession.user_id)
+                    .where(
+                        m.LoginSession.token_hash.in_(sorted(digests)),
+                        m.LoginSession.revoked.is_(False),
+                        m.LoginSession.expires_at > now,
+                        m.User.disabled.is_(False),
+                    )
+                )
+            )
+        return digests - live
 
     def due_escalations(self, now: datetime) -> list[tuple[str, dict[str, Any], int]]:
         """Alerts nobody acknowledged in time: escalate each (outbox rows, audit step); (id, payload, level)."""
@@ -418,7 +430,7 @@ class Dispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = False
         self._sending = False  # the last round had something to send: records wait for a quiet round
-        self._last = {"escalate": 0.0, "sessions": 0.0}
+        self._last = {"escalate": 0.0}
         self._tasks: list[asyncio.Task[None]] = []
 
     def wake(self) -> None:
@@ -438,6 +450,7 @@ class Dispatcher:
             self._tasks.append(asyncio.create_task(lane.run(), name=f"lane-{lane.name}"))
         self._tasks.append(asyncio.create_task(self.write(), name="deliveries"))
         self._tasks.append(asyncio.create_task(self._periodic(self.housekeeping, HOUSEKEEPING_S), name="housekeeping"))
+        self._tasks.append(asyncio.create_task(self._periodic(self.check_logins, SESSIONS_S), name="logins"))
         while not self._stop:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=TICK_S)
@@ -464,7 +477,9 @@ class Dispatcher:
         alerts = [r for r in rows if r.channel == "websocket" and r.kind == "alert"]
         if alerts:
             # A burst of alerts goes to each terminal as one message.
-            await self.hub.broadcast([r.payload for r in alerts], now, asyncio.get_running_loop().time())
+            began = time.perf_counter()
+            sent = await self.hub.broadcast([r.payload for r in alerts], now, asyncio.get_running_loop().time())
+            log.debug("%d alerts: %d deliveries in %.3f s", len(alerts), sent, time.perf_counter() - began)
             await self.db(self.repo.sent, alerts, utcnow())
             for r in alerts:
                 self.metrics.pushed.labels("websocket", "alert").inc()
@@ -487,9 +502,6 @@ class Dispatcher:
             self.in_flight.add(row.id)
             lane.submit(row)
         loop_time = asyncio.get_running_loop().time()
-        if loop_time - self._last["sessions"] >= SESSIONS_S:
-            self._last["sessions"] = loop_time
-            await self.check_logins()
         if loop_time - self._last["escalate"] >= 1.0:
             self._last["escalate"] = loop_time
             for alert_id, _, level in await self.db(self.repo.due_escalations, now):
@@ -501,27 +513,24 @@ class Dispatcher:
         self.metrics.terminals.set(self.hub.connected)
 
     async def check_logins(self) -> None:
-        """Close the terminals whose login ended (logout, expiry, the user disabled); follow changes of a
-        user's role or districts on the others."""
+        """Close the terminals whose login ended: logout, expiry, the user disabled (by the CLI, in another
+        process: only the database says so)."""
         terminals = self.hub.terminals()
         if not terminals:
             return
-        logins = await self.db(self.repo.logins, {t.login for t in terminals})
-        now = utcnow()
+        ended = await self.db(self.repo.ended_logins, {t.login for t in terminals}, utcnow())
         for terminal in terminals:
-            found = logins.get(terminal.login)
-            if found is None or found[1] <= now:
+            if terminal.login in ended:
                 await self.hub.close(terminal, 4401, "session ended: log in again")
-            elif found[0] != terminal.principal:
-                terminal.principal = found[0]
 
     async def _periodic(self, work: Callable[[], Awaitable[None]], every_s: float) -> None:
         while not self._stop:
             await asyncio.sleep(every_s)
             try:
                 await work()
-            except Exception as error:
-                log.warning("%s failed: %s", getattr(work, "__name__", "periodic work"), reason_of(error))
+            except Exception as error:  # a database fault is on /healthz already; anything else is said here
+                say = log.debug if transient(error) else log.warning
+                say("%s failed: %s", getattr(work, "__name__", "periodic work"), reason_of(error))
 
     async def housekeeping(self) -> None:
         """Evidence clips finished since, the outbox's counts, traffic states past their retention."""
