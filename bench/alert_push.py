@@ -1,10 +1,11 @@
 """Alert latency under load: 1,000 terminals on WebSocket, a burst of incidents (issue 5's goal).
 
-Run: .venv/bin/python bench/alert_push.py [--terminals 1000] [--incidents 20] [--db URL]
+Run: .venv/bin/python bench/alert_push.py [--terminals 1000] [--incidents 20] [--db URL] [--clients N]
 
 The service runs here (uvicorn on a loopback port, SQLite by default, the outbox dispatcher as
 in `yingyan serve`); the terminals run in a second process (asyncio, one WebSocket each, the
-terminal protocol: hello, alerts in, receipts out). Every terminal belongs to the district of
+terminal protocol: hello, alerts in, receipts out; ``--clients N`` spreads them over N processes).
+Every terminal belongs to the district of
 every incident, so each alert goes to all of them. A burst of incidents is published on the
 bus at once, as the engine publishes them; the latency of each (alert, terminal) is its
 receipt time at the terminal minus the service's decision time (``decided_epoch`` in the
@@ -39,13 +40,15 @@ from yingyan.service.workflow import Role
 PASSWORD = "bench password 1"
 
 
-def terminals(url: str, tokens: list[str], count: int, expect: int, ready: Any, results: Any) -> None:
-    """The terminals' process: connect ``count`` terminals, wait for ``expect`` alerts each (or time out)."""
+def terminals(url: str, tokens: list[str], ids: list[int], expect: int, ready: Any, results: Any) -> None:
+    """A terminals' process: connect the terminals ``ids``, wait for ``expect`` alerts each (or time out)."""
+    count = len(ids)
     import websockets
 
     async def one(k: int, got: list[tuple[str, float]], connected: asyncio.Event, counter: list[int]) -> None:
         async with websockets.connect(url, max_queue=None, open_timeout=60) as socket:
-            await socket.send(json.dumps({"type": "hello", "token": tokens[k % len(tokens)], "terminal_id": f"t{k}"}))
+            hello = {"type": "hello", "token": tokens[ids[k] % len(tokens)], "terminal_id": f"t{ids[k]}"}
+            await socket.send(json.dumps(hello))
             json.loads(await socket.recv())  # welcome
             counter[0] += 1
             if counter[0] == count:
@@ -61,8 +64,8 @@ def terminals(url: str, tokens: list[str], count: int, expect: int, ready: Any, 
                     continue
                 for alert in message["alerts"]:
                     got.append((alert["alert_id"], now - float(alert["decided_epoch"])))
-                ids = [a["alert_id"] for a in message["alerts"]]
-                await socket.send(json.dumps({"type": "received", "alert_ids": ids}))
+                received = [a["alert_id"] for a in message["alerts"]]
+                await socket.send(json.dumps({"type": "received", "alert_ids": received}))
 
     async def main() -> None:
         connected = asyncio.Event()
@@ -88,6 +91,7 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=50, help="officer accounts the terminals log in as")
     parser.add_argument("--db", default=None, help="database URL (default: a SQLite file)")
     parser.add_argument("--ws", default="websockets-sansio", help="uvicorn's WebSocket implementation")
+    parser.add_argument("--clients", type=int, default=1, help="processes the terminals are spread over")
     args = parser.parse_args()
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,13 +111,17 @@ def main() -> int:
                 for u in range(args.users)
             ]  # fmt: skip
             context = multiprocessing.get_context("spawn")
-            ready, results = context.Event(), context.Queue()
-            clients = context.Process(
-                target=terminals, args=(server.ws, tokens, args.terminals, args.incidents, ready, results)
-            )
+            results = context.Queue()
+            readies = [context.Event() for _ in range(args.clients)]
+            clients = [
+                context.Process(target=terminals, args=(server.ws, tokens, list(range(c, args.terminals, args.clients)),
+                                                        args.incidents, readies[c], results))
+                for c in range(args.clients)
+            ]  # fmt: skip
             started = time.monotonic()
-            clients.start()
-            if not ready.wait(180):
+            for client in clients:
+                client.start()
+            if not all(ready.wait(180) for ready in readies):
                 console.print("[red]the terminals did not all connect[/]")
                 return 1
             console.print(f"{args.terminals} terminals connected in {time.monotonic() - started:.1f} s "
@@ -123,8 +131,9 @@ def main() -> int:
             for n in range(args.incidents):  # a burst: one incident every 40 m along K2's stretch, all at once
                 incident = engine_incident(n + 1, position=500.0 + 45.0 * n)
                 runtime.bus.publish(IncidentReport(incident, 1, "bench"))
-            got = results.get(timeout=300)
-            clients.join(timeout=30)
+            got = [per for _ in clients for per in results.get(timeout=300)]
+            for client in clients:
+                client.join(timeout=30)
             elapsed = time.monotonic() - burst
         finally:
             server.stop()

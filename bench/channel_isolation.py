@@ -1,13 +1,14 @@
 """What a dead MQTT broker and a hanging webhook add to WebSocket alert delivery (issue 16's goal: ≤ 50 ms).
 
-Run: .venv/bin/python bench/channel_isolation.py [--terminals 50] [--alerts 40] [--every 0.25] [--db URL]
+Run: .venv/bin/python bench/channel_isolation.py [--terminals 50] [--alerts 40] [--every 0.25] [--repeat 3]
 
 The service runs here twice, on the same work: once with WebSocket terminals only (the baseline),
 once with MQTT pointed at a port where no broker listens and a webhook whose platform takes each
 request and never answers. Each time ``--terminals`` terminals (a second process, one WebSocket each)
 receive ``--alerts`` alerts published one every ``--every`` seconds, as an engine publishes them;
 the latency of each (alert, terminal) is its arrival at the terminal minus the service's decision
-(``decided_epoch``). Prints p50, p99 and max of both runs and what the faulty channels added.
+(``decided_epoch``). The two runs alternate ``--repeat`` times; prints p50, p99 and max of each run,
+what the faulty channels added to p99 in each round, and the median of that (the figure).
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ def main() -> int:
     parser.add_argument("--alerts", type=int, default=40)
     parser.add_argument("--every", type=float, default=0.25, help="seconds between alerts")
     parser.add_argument("--db", default=None, help="database URL (default: a SQLite file per run)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of the two runs (the median is the figure)")
     args = parser.parse_args()
     console = Console()
     os.environ.setdefault("YY_BENCH_HOOK_KEY", "bench-key")
@@ -137,25 +139,31 @@ def main() -> int:
         "webhooks": [{"name": "hangs", "url": f"http://127.0.0.1:{platform.server_port}/hook",
                       "secret_env": "YY_BENCH_HOOK_KEY", "timeout_s": 5.0}],
     }  # fmt: skip
-    rows = []
-    for name, service in (("WebSocket only", {}), ("+ dead MQTT broker, hanging webhook", faulty)):
-        console.print(f"{name}: {args.terminals} terminals, {args.alerts} alerts one every {args.every} s")
-        with tempfile.TemporaryDirectory() as tmp:
-            latencies, faults = run(Path(tmp), service, args)
-        console.print(f"  faults the service reported meanwhile: {', '.join(faults) or 'none'}")
-        rows.append((name, latencies))
+    rows: list[tuple[str, np.ndarray]] = []
+    added: list[float] = []
+    for round_ in range(args.repeat):  # baseline and faulty in turn, each on a fresh service
+        pair = []
+        for name, service in (("WebSocket only", {}), ("+ dead MQTT broker, hanging webhook", faulty)):
+            console.print(f"round {round_ + 1}, {name}: {args.terminals} terminals, {args.alerts} alerts one every "
+                          f"{args.every} s")  # fmt: skip
+            with tempfile.TemporaryDirectory() as tmp:
+                latencies, faults = run(Path(tmp), service, args)
+            console.print(f"  faults the service reported meanwhile: {', '.join(faults) or 'none'}")
+            pair.append(latencies)
+            rows.append((f"{round_ + 1}: {name}", latencies))
+        added.append((np.percentile(pair[1], 99) - np.percentile(pair[0], 99)) * 1e3)
     table = Table(title="WebSocket alert latency (decision to arrival at the terminal)")
-    for col in ("run", "deliveries", "p50 ms", "p99 ms", "max ms"):
+    for col in ("round: run", "deliveries", "p50 ms", "p99 ms", "max ms"):
         table.add_column(col, justify="right")
     for name, latencies in rows:
         table.add_row(name, str(len(latencies)), f"{np.percentile(latencies, 50) * 1e3:.1f}",
                       f"{np.percentile(latencies, 99) * 1e3:.1f}", f"{latencies.max() * 1e3:.1f}")  # fmt: skip
     console.print(table)
-    added_p99 = (np.percentile(rows[1][1], 99) - np.percentile(rows[0][1], 99)) * 1e3
-    added_p50 = (np.percentile(rows[1][1], 50) - np.percentile(rows[0][1], 50)) * 1e3
-    console.print(f"added by the faulty channels: p50 {added_p50:+.1f} ms, p99 {added_p99:+.1f} ms (goal: ≤ 50 ms)")
+    median = float(np.median(added))
+    console.print(f"p99 added by the faulty channels, per round: {', '.join(f'{a:+.1f}' for a in added)} ms; "
+                  f"median {median:+.1f} ms (goal: ≤ 50 ms)")  # fmt: skip
     platform.shutdown()
-    return 0 if added_p99 <= 50.0 else 1
+    return 0 if median <= 50.0 else 1
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000  # SQLite: how long a writer waits for another's lock before "database is locked"
+WAL_AUTOCHECKPOINT_PAGES = 20_000  # SQLite: a commit checkpoints by itself only past ~80 MB of log (a fallback)
 CONNECT_TIMEOUT_S = 5  # PostgreSQL: how long connecting may take (an unreachable server fails, not hangs)
 
 
@@ -55,6 +56,14 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log into the database file as far as readers allow, waiting on
+        nobody (PASSIVE); nothing for PostgreSQL."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def probe_write(self, instance: str, timeout_s: float = 1.5) -> str | None:
         """Write this instance's probe row and commit, waiting at most about ``timeout_s`` for a lock:
@@ -112,6 +121,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Checkpoints are the housekeeping's (Database.checkpoint, every few seconds, beside the alert path): a
+    # commit that had to copy the log into the file itself would hold its alert up by that I/O.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     cursor.close()
 
 

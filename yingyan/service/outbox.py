@@ -23,7 +23,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -37,7 +36,7 @@ from yingyan.service.config import ServiceConfig
 from yingyan.service.db import reason_of, transient
 from yingyan.service.health import HealthBoard
 from yingyan.service.metrics import ServiceMetrics
-from yingyan.service.push.channel import Channel, PushError
+from yingyan.service.push.channel import Channel, PushError, thread_pool
 from yingyan.service.push.mqtt import MqttChannel
 from yingyan.service.push.terminals import DeliveryRecord, Terminal, TerminalHub
 from yingyan.service.push.webhook import WebhookSender
@@ -360,14 +359,14 @@ class ChannelLane:
             await self.channel.send(row.kind, row.payload, row.key)
         except PushError as error:
             d.metrics.push_failures.labels(self.name.split(":")[0]).inc()
-            status = await d.db(d.repo.failed, row, error, utcnow())
+            status = await d.side(d.repo.failed, row, error, utcnow())
             say = log.warning if status == "pending" else log.error
             say("outbox %d (%s, %s): %s%s", row.id, row.channel, row.alert_id, error,
                 "" if status == "pending" else f"; {status}", extra={"alert_id": row.alert_id})  # fmt: skip
             if not error.permanent:
                 self._fail(str(error))
             return False
-        await d.db(d.repo.sent, [row], utcnow())
+        await d.side(d.repo.sent, [row], utcnow())
         d.metrics.pushed.labels(self.name.split(":")[0], row.kind).inc()
         return True
 
@@ -382,7 +381,7 @@ class ChannelLane:
 
     async def _probe(self) -> None:
         d = self.dispatcher
-        row = await d.db(d.repo.oldest, self.name, d.in_flight)
+        row = await d.side(d.repo.oldest, self.name, d.in_flight)
         if row is None:  # nothing waits: try again when something does
             self._probe_at = time.monotonic() + self._probe_delay
             return
@@ -396,7 +395,7 @@ class ChannelLane:
     async def _up(self, why: str) -> None:
         d = self.dispatcher
         self.down = False
-        released = await d.db(d.repo.release, self.name, utcnow())
+        released = await d.side(d.repo.release, self.name, utcnow())
         d.faults.report(self.name, None)
         log.info("%s is back (%s): %d waiting messages due now", self.name, why, released)
         d.wake()
@@ -425,7 +424,10 @@ class Dispatcher:
             channels.insert(0, self.mqtt)
         self.lanes = {c.name: ChannelLane(c, self) for c in channels}
         self.in_flight: set[int] = set()  # outbox rows handed to a lane and not yet done
-        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="outbox-db")
+        # The sending round's database work has threads of its own: the lanes' records, housekeeping and the
+        # terminals' deliveries never make it queue.
+        self._executor = thread_pool(2, "outbox-db")
+        self._side_executor = thread_pool(4, "outbox-side")
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = False
@@ -439,8 +441,12 @@ class Dispatcher:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def db(self, call: Callable[..., T], *args: Any) -> T:
-        """Run database work in the dispatcher's own threads (never held up by a channel's)."""
+        """Run the sending round's database work in threads of its own (never held up by a channel's)."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
+
+    async def side(self, call: Callable[..., T], *args: Any) -> T:
+        """Run other database work (the lanes' records, housekeeping, deliveries, catch-up) beside it."""
+        return await asyncio.get_running_loop().run_in_executor(self._side_executor, call, *args)
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -472,14 +478,16 @@ class Dispatcher:
         periodic work on terminals: escalations, resends, logins that ended."""
         now = utcnow()
         down = {name for name, lane in self.lanes.items() if lane.down}
+        began = time.perf_counter()
         rows = await self.db(self.repo.claim, now, self.in_flight, down)
         self._sending = bool(rows)
         alerts = [r for r in rows if r.channel == "websocket" and r.kind == "alert"]
         if alerts:
             # A burst of alerts goes to each terminal as one message.
-            began = time.perf_counter()
+            claimed = time.perf_counter()
             sent = await self.hub.broadcast([r.payload for r in alerts], now, asyncio.get_running_loop().time())
-            log.debug("%d alerts: %d deliveries in %.3f s", len(alerts), sent, time.perf_counter() - began)
+            log.debug("%d alerts: %d deliveries in %.3f s (claimed in %.3f s)", len(alerts), sent,
+                      time.perf_counter() - claimed, claimed - began)  # fmt: skip
             await self.db(self.repo.sent, alerts, utcnow())
             for r in alerts:
                 self.metrics.pushed.labels("websocket", "alert").inc()
@@ -518,7 +526,7 @@ class Dispatcher:
         terminals = self.hub.terminals()
         if not terminals:
             return
-        ended = await self.db(self.repo.ended_logins, {t.login for t in terminals}, utcnow())
+        ended = await self.side(self.repo.ended_logins, {t.login for t in terminals}, utcnow())
         for terminal in terminals:
             if terminal.login in ended:
                 await self.hub.close(terminal, 4401, "session ended: log in again")
@@ -533,15 +541,17 @@ class Dispatcher:
                 say("%s failed: %s", getattr(work, "__name__", "periodic work"), reason_of(error))
 
     async def housekeeping(self) -> None:
-        """Evidence clips finished since, the outbox's counts, traffic states past their retention."""
-        await self.db(self.store.sweep_evidence)
-        pending, failed = await self.db(self.repo.counts)
+        """The SQLite log checkpointed, evidence clips finished since, the outbox's counts, traffic states
+        past their retention."""
+        await self.side(self.store.db.checkpoint)
+        await self.side(self.store.sweep_evidence)
+        pending, failed = await self.side(self.repo.counts)
         self.metrics.outbox_pending.set(pending)
         self.metrics.outbox_failed.set(failed)
         loop_time = asyncio.get_running_loop().time()
         if loop_time - self._last.get("prune", -1e9) >= 3600.0:
             self._last["prune"] = loop_time
-            await self.db(self.store.prune_lane_states)
+            await self.side(self.store.prune_lane_states)
 
     async def write(self) -> None:
         """Write the terminals' deliveries and receipts in batches, beside the sending (which goes first:
@@ -561,7 +571,7 @@ class Dispatcher:
             return
         self.hub.deliveries, self.hub.receipts = [], []
         try:
-            latencies = await self.db(self.repo.write_deliveries, deliveries, receipts)
+            latencies = await self.side(self.repo.write_deliveries, deliveries, receipts)
         except Exception:
             self.hub.deliveries[:0], self.hub.receipts[:0] = deliveries, receipts  # kept for the next try
             raise
@@ -571,7 +581,7 @@ class Dispatcher:
     async def connect(self, terminal: Terminal, have: set[str]) -> None:
         """A terminal (re)connected: record what it says it holds, and send it what it missed, in one message."""
         now = utcnow()
-        missed, received, held = await self.db(
+        missed, received, held = await self.side(
             self.repo.catch_up, terminal.principal, terminal.terminal_id, have, now
         )
         terminal.received |= received
@@ -590,3 +600,4 @@ class Dispatcher:
         for task in self._tasks:
             task.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._side_executor.shutdown(wait=False, cancel_futures=True)

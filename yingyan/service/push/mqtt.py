@@ -17,14 +17,13 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from yingyan.service.config import MqttConfig
-from yingyan.service.push.channel import Channel, PushError
+from yingyan.service.push.channel import Channel, PushError, thread_pool
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +116,7 @@ class MqttChannel(Channel):
         self.config = config
         self.publisher: MqttPublisher | None = None
         self.concurrency = 4
-        self._executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="mqtt-publish")
+        self._executor = thread_pool(self.concurrency, "mqtt-publish")
 
     def start(self, on_up: Callable[[], None]) -> None:
         self.publisher = MqttPublisher(self.config, on_up)
