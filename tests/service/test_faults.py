@@ -33,6 +33,7 @@ from sqlalchemy import create_engine, text
 
 from tests.service.conftest import PG_ROOT, Broker, LiveServer, free_port, make_runtime, serve, service_or_skip
 from tests.service.test_push import publish, token
+from tests.web.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.slow
 
@@ -159,13 +160,25 @@ class Burst:
     def arrived_everywhere(self) -> bool:
         return all({a["position_m"] for _, _, a in t.arrivals} >= set(self.published) for t in self.terminals)
 
-    def check(self) -> None:
-        """Every alert once per terminal; what was decided during the fault arrived within RESUME_S of its end."""
+    def check(self, fault: str, **figures: float) -> None:
+        """Every alert once per terminal; what was decided during the fault arrived within RESUME_S of its end.
+        What was measured is kept in runs/test-artifacts/faults.json (the figures of the closing note)."""
+        resumed = []
         for terminal in self.terminals:
             ids = [a for a, _, _ in terminal.arrivals]
             assert len(ids) == len(set(ids)) == len(self.published), (terminal.terminal_id, len(ids), len(set(ids)))
             last = max(at for _, at, a in terminal.arrivals if self.published[a["position_m"]] < self.ended)
+            resumed.append(last - self.ended)
             assert last - self.ended <= RESUME_S, f"{terminal.terminal_id}: resumed {last - self.ended:.1f} s late"
+        record = {"fault": fault, "fault_s": round(self.ended - self.began, 1), "alerts": len(self.published),
+                  "terminals": len(self.terminals), "duplicates": 0,
+                  "terminal_alerts_after_the_fault_within_s": round(max(resumed), 2),
+                  **{k: round(v, 2) for k, v in figures.items()}}  # fmt: skip
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / "faults.json"
+        kept = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        kept[fault] = record
+        path.write_text(json.dumps(kept, indent=1, ensure_ascii=False), encoding="utf-8")
 
 
 @pytest.fixture
@@ -218,7 +231,7 @@ def test_sqlite_locked_by_another_writer_for_20_s(tmp_path: Path, burst_of: Call
 
         with HealthWatch(server) as health:
             burst.run(locked)
-        burst.check()
+        burst.check("sqlite locked 20 s")
         reasons = [f["reason"] for f in health.faults(burst.began + 2, burst.ended) if f["component"] == "database"]
         assert reasons and all("locked" in r for r in reasons), health.seen
         assert health.seen[-1][1]["status"] == "ok", health.seen[-1]
@@ -317,7 +330,7 @@ def test_postgresql_connections_killed_and_the_server_unreachable_for_20_s(
 
         with HealthWatch(server) as health:
             burst.run(unreachable)
-        burst.check()
+        burst.check("postgresql connections killed, server unreachable 20 s")
         reasons = [f["reason"] for f in health.faults(burst.began + 3, burst.ended) if f["component"] == "database"]
         assert reasons and all("database postgresql" in r for r in reasons), health.seen
         assert health.seen[-1][1]["status"] == "ok", health.seen[-1]
@@ -366,7 +379,7 @@ def test_the_data_folders_disk_full_then_freed(
 
         with HealthWatch(server) as health:
             burst.run(full)
-        burst.check()
+        burst.check("data disk full 20 s")
         reasons = [f["reason"] for f in health.faults(burst.began + 2, burst.ended) if f["component"] == "database"]
         assert reasons and all("full" in r for r in reasons), health.seen
         assert health.seen[-1][1]["status"] == "ok", health.seen[-1]
@@ -413,9 +426,10 @@ def test_the_mqtt_broker_down_for_60_s(tmp_path: Path, broker: Broker, burst_of:
         with HealthWatch(server) as health:
             burst.run(broker_down, every_s=2.0)
             burst.wait(lambda: len(set(heard)) >= burst.number, 30, "every alert over MQTT")
-        burst.check()  # the terminals never noticed the broker
         waited = [at for at in heard_at.values() if at > burst.began + 1]  # those that waited for the broker
         assert waited and max(waited) - burst.ended <= RESUME_S, max(waited) - burst.ended
+        burst.check("mqtt broker down 60 s", mqtt_alerts_after_the_fault_within_s=max(waited) - burst.ended,
+                    mqtt_repeats=len(heard) - len(set(heard)))  # the terminals never noticed the broker
         for terminal in burst.terminals:
             late = [at - burst.published[a["position_m"]] for _, at, a in terminal.arrivals]
             assert max(late) < 1.0, late
@@ -470,9 +484,10 @@ def test_a_webhook_that_hangs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         with HealthWatch(server) as health:
             burst.run(hangs)
             burst.wait(lambda: len(set(delivered)) >= burst.number, 30, "every alert at the platform")
-        burst.check()
         waited = [at for at in delivered_at.values() if at > burst.began + 1]
         assert waited and max(waited) - burst.ended <= RESUME_S, max(waited) - burst.ended
+        burst.check("webhook hangs 20 s", webhook_alerts_after_the_fault_within_s=max(waited) - burst.ended,
+                    webhook_repeats=len(delivered) - len(set(delivered)))
         for terminal in burst.terminals:
             late = [at - burst.published[a["position_m"]] for _, at, a in terminal.arrivals]
             assert max(late) < 1.0, late
