@@ -14,8 +14,6 @@ what the faulty channels added to p99 in each round, and the median of that (the
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import multiprocessing
 import os
 import sys
@@ -33,6 +31,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.terminals import terminals
 from tests.service.conftest import engine_incident, free_port, serve, write_site
 from yingyan.bus import IncidentReport
 from yingyan.service.auth import add_user
@@ -40,42 +39,6 @@ from yingyan.service.runtime import ServeOptions, ServiceRuntime
 from yingyan.service.workflow import Role
 
 PASSWORD = "bench password 1"
-
-
-def terminals(url: str, tokens: list[str], expect: int, ready: Any, results: Any) -> None:
-    """The terminals' process: one WebSocket each, receipts sent; (alert, latency) per terminal."""
-    import websockets
-
-    async def one(k: int, got: list[float], connected: list[int], all_in: asyncio.Event) -> None:
-        async with websockets.connect(url, max_queue=None, open_timeout=60) as socket:
-            await socket.send(json.dumps({"type": "hello", "token": tokens[k], "terminal_id": f"t{k}"}))
-            json.loads(await socket.recv())
-            connected[0] += 1
-            if connected[0] == len(tokens):
-                all_in.set()
-            while len(got) < expect:
-                try:
-                    raw = await asyncio.wait_for(socket.recv(), timeout=60.0)
-                except TimeoutError:
-                    return
-                now = time.time()
-                message = json.loads(raw)
-                if message["type"] != "alerts":
-                    continue
-                got += [now - float(a["decided_epoch"]) for a in message["alerts"]]
-                ids = [a["alert_id"] for a in message["alerts"]]
-                await socket.send(json.dumps({"type": "received", "alert_ids": ids}))
-
-    async def main() -> None:
-        all_in, connected = asyncio.Event(), [0]
-        got: list[list[float]] = [[] for _ in tokens]
-        tasks = [asyncio.create_task(one(k, got[k], connected, all_in)) for k in range(len(tokens))]
-        await asyncio.wait_for(all_in.wait(), timeout=120)
-        ready.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        results.put(got)
-
-    asyncio.run(main())
 
 
 class _Hanging(BaseHTTPRequestHandler):
@@ -101,7 +64,9 @@ def run(folder: Path, service: dict[str, Any], args: argparse.Namespace) -> tupl
         ]  # fmt: skip
         context = multiprocessing.get_context("spawn")
         ready, results = context.Event(), context.Queue()
-        clients = context.Process(target=terminals, args=(server.ws, tokens, args.alerts, ready, results))
+        clients = context.Process(
+            target=terminals, args=(server.ws, tokens, list(range(args.terminals)), args.alerts, ready, results)
+        )
         clients.start()
         if not ready.wait(120):
             raise RuntimeError("the terminals did not connect")
@@ -118,7 +83,7 @@ def run(folder: Path, service: dict[str, Any], args: argparse.Namespace) -> tupl
     lost = args.terminals * args.alerts - sum(len(g) for g in got)
     if lost:
         raise RuntimeError(f"{lost} deliveries lost")
-    return np.array([lat for per in got for lat in per]), faults
+    return np.array([lat for per in got for _, lat in per]), faults
 
 
 def main() -> int:

@@ -130,17 +130,24 @@ def test_scenario_file_one_way_with_a_departing_camera(tmp_path: Path) -> None:
 
 
 def test_users_are_added_listed_and_disabled_from_the_command_line(tmp_path: Path) -> None:
+    from tests.service.conftest import write_site
+
     db = f"sqlite:///{tmp_path / 'users.db'}"
-    added = runner.invoke(app, ["user", "add", "wang", "--role", "dispatcher", "--district", "chengdong",
-                                "--supervisor", "--password-stdin", "--db", db], input="a long password\n")  # fmt: skip
+    site = write_site(tmp_path / "site")  # districts east and west
+    first = ["--password-stdin", "--config", str(site), "--db", db]
+    typo = runner.invoke(app, ["user", "add", "wang", "--role", "dispatcher", "--district", "eats", *first],
+                         input="a long password\n")  # fmt: skip
+    assert typo.exit_code == 2 and "unknown district 'eats' (known: east, west)" in typo.output
+    added = runner.invoke(app, ["user", "add", "wang", "--role", "dispatcher", "--district", "east", "--supervisor",
+                                *first], input="a long password\n")  # fmt: skip
     assert added.exit_code == 0, added.output
-    short = runner.invoke(app, ["user", "add", "li", "--role", "officer", "--district", "x", "--password-stdin",
+    short = runner.invoke(app, ["user", "add", "li", "--role", "officer", "--district", "east", "--password-stdin",
                                 "--db", db], input="short\n")  # fmt: skip
     assert short.exit_code == 2 and "at least 8 characters" in short.output
-    twice = runner.invoke(app, ["user", "add", "wang", "--role", "viewer", "--district", "x", "--password-stdin",
+    twice = runner.invoke(app, ["user", "add", "wang", "--role", "viewer", "--district", "east", "--password-stdin",
                                 "--db", db], input="a long password\n")  # fmt: skip
     assert twice.exit_code == 2 and "exists already" in twice.output
-    liaison = runner.invoke(app, ["user", "add", "zhao", "--role", "liaison", "--district", "x", "--password-stdin",
+    liaison = runner.invoke(app, ["user", "add", "zhao", "--role", "liaison", "--district", "east", "--password-stdin",
                                   "--db", db], input="a long password\n")  # fmt: skip
     assert liaison.exit_code == 2 and "needs a department" in liaison.output
     assert runner.invoke(app, ["user", "disable", "wang", "--db", db]).exit_code == 0

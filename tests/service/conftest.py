@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -55,21 +56,30 @@ def service_or_skip(host: str, port: int, what: str) -> None:
         pytest.skip(f"{what} at {host}:{port} not running (CI runs it)")
 
 
+@contextlib.contextmanager
+def pg_schema() -> Iterator[str]:
+    """A fresh schema of the local PostgreSQL (skips where there is none; CI has it), dropped after."""
+    service_or_skip("127.0.0.1", 5432, "PostgreSQL")
+    schema = f"yy_{uuid.uuid4().hex[:10]}"
+    root = create_engine(PG_ROOT)
+    with root.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield schema
+    finally:
+        with root.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        root.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Each test on a fresh SQLite file and on a fresh PostgreSQL schema."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'service.db'}"
         return
-    service_or_skip("127.0.0.1", 5432, "PostgreSQL")
-    schema = f"yy_{uuid.uuid4().hex[:10]}"
-    root = create_engine(PG_ROOT)
-    with root.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{PG_ROOT}?options=-csearch_path%3D{schema}"
-    with root.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    root.dispose()
+    with pg_schema() as schema:
+        yield f"{PG_ROOT}?options=-csearch_path%3D{schema}"
 
 
 def write_site(folder: Path, service: dict[str, Any] | None = None) -> Path:

@@ -31,7 +31,7 @@ import websockets
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import create_engine, text
 
-from tests.service.conftest import PG_ROOT, Broker, LiveServer, free_port, make_runtime, serve, service_or_skip
+from tests.service.conftest import PG_ROOT, Broker, LiveServer, free_port, make_runtime, pg_schema, serve
 from tests.service.test_push import publish, token
 from tests.web.conftest import ARTIFACTS
 
@@ -302,44 +302,42 @@ class TcpProxy:
 def test_postgresql_connections_killed_and_the_server_unreachable_for_20_s(
     tmp_path: Path, burst_of: Callable[[LiveServer], Burst]
 ) -> None:
-    service_or_skip("127.0.0.1", 5432, "PostgreSQL")
-    schema, application = f"yy_{uuid.uuid4().hex[:10]}", f"yy-fault-{uuid.uuid4().hex[:8]}"
-    root = create_engine(PG_ROOT)
-    with root.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    proxy = TcpProxy(("127.0.0.1", 5432))
-    url = (f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/test?application_name={application}"
-           f"&options=-csearch_path%3D{schema}")  # fmt: skip
-    server = serve(make_runtime(tmp_path / "site", url))
-    try:
-        burst = burst_of(server)
+    application = f"yy-fault-{uuid.uuid4().hex[:8]}"
+    with pg_schema() as schema:
+        root = create_engine(PG_ROOT)
+        proxy = TcpProxy(("127.0.0.1", 5432))
+        url = (f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/test?application_name={application}"
+               f"&options=-csearch_path%3D{schema}")  # fmt: skip
+        server = serve(make_runtime(tmp_path / "site", url))
+        try:
+            burst = burst_of(server)
 
-        @timed(20.0)
-        def unreachable() -> Iterator[None]:
-            with root.begin() as connection:  # the server ends the service's sessions (a restart, a failover)…
-                killed = connection.execute(
-                    text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :a"),
-                    {"a": application},
-                ).scalar()
-            assert killed, "the service had no connection to kill"
-            proxy.down()  # …and cannot be reached at all for a while
-            try:
-                yield
-            finally:
-                proxy.up()
+            @timed(20.0)
+            def unreachable() -> Iterator[None]:
+                with root.begin() as connection:  # the server ends the service's sessions (a restart, a failover)…
+                    killed = connection.execute(
+                        text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                             "WHERE application_name = :a"),
+                        {"a": application},
+                    ).scalar()  # fmt: skip
+                assert killed, "the service had no connection to kill"
+                proxy.down()  # …and cannot be reached at all for a while
+                try:
+                    yield
+                finally:
+                    proxy.up()
 
-        with HealthWatch(server) as health:
-            burst.run(unreachable)
-        burst.check("postgresql connections killed, server unreachable 20 s")
-        reasons = [f["reason"] for f in health.faults(burst.began + 3, burst.ended) if f["component"] == "database"]
-        assert reasons and all("database postgresql" in r for r in reasons), health.seen
-        assert health.seen[-1][1]["status"] == "ok", health.seen[-1]
-    finally:
-        server.stop()
-        proxy.down()
-        with root.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        root.dispose()
+            with HealthWatch(server) as health:
+                burst.run(unreachable)
+            burst.check("postgresql connections killed, server unreachable 20 s")
+            reasons = [f["reason"] for f in health.faults(burst.began + 3, burst.ended)
+                       if f["component"] == "database"]  # fmt: skip
+            assert reasons and all("database postgresql" in r for r in reasons), health.seen
+            assert health.seen[-1][1]["status"] == "ok", health.seen[-1]
+        finally:
+            server.stop()
+            proxy.down()
+            root.dispose()
 
 
 @pytest.fixture
@@ -389,7 +387,7 @@ def test_the_data_folders_disk_full_then_freed(
 
 
 def test_the_mqtt_broker_down_for_60_s(tmp_path: Path, broker: Broker, burst_of: Callable[[LiveServer], Burst]) -> None:
-    service_or_skip("127.0.0.1", 5432, "PostgreSQL")
+    stack = contextlib.ExitStack()  # the PostgreSQL schema, dropped at the end
     prefix = f"yy-down-{broker.port}"
     heard: list[str] = []
     heard_at: dict[str, float] = {}
@@ -406,10 +404,7 @@ def test_the_mqtt_broker_down_for_60_s(tmp_path: Path, broker: Broker, burst_of:
     platform.on_message = on_message
     platform.connect("127.0.0.1", broker.port)
     platform.loop_start()
-    schema = f"yy_{uuid.uuid4().hex[:10]}"
-    root = create_engine(PG_ROOT)
-    with root.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    schema = stack.enter_context(pg_schema())
     url = f"{PG_ROOT}?options=-csearch_path%3D{schema}"
     server = serve(make_runtime(tmp_path / "site", url, {"mqtt": {"port": broker.port, "topic_prefix": prefix}}))
     try:
@@ -440,9 +435,7 @@ def test_the_mqtt_broker_down_for_60_s(tmp_path: Path, broker: Broker, burst_of:
         server.stop()
         platform.loop_stop()
         platform.disconnect()
-        with root.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        root.dispose()
+        stack.close()
 
 
 def test_a_webhook_that_hangs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -41,6 +41,18 @@ def _login(page: Any, user: str, password: str = PASSWORD) -> None:
     page.click("#login-submit")
 
 
+def _tap_offline(chromium: Any, site: LiveServer) -> tuple[Any, list[str]]:
+    """An officer's phone: logged in, the alert there, the network lost, then a tap (it waits, queued)."""
+    page, errors, _ = _page(chromium, mobile=True)
+    page.goto(f"{site.http}/terminal")
+    _login(page, "off_east")
+    page.wait_for_selector("article.card button[data-action='acknowledge']")
+    page.context.set_offline(True)
+    page.click("article.card button[data-action='acknowledge']")
+    page.wait_for_selector("#pending:has-text('待提交')")
+    return page, errors
+
+
 def test_the_console_loads_nothing_from_elsewhere_and_speaks_chinese_then_english(
     site: LiveServer, chromium: Any, artifacts: Path
 ) -> None:
@@ -90,13 +102,7 @@ def test_an_expired_session_asks_for_the_password_and_keeps_the_incident_open(
 def test_the_terminal_keeps_a_tap_made_offline_and_sends_it_when_the_network_is_back(
     site: LiveServer, chromium: Any, artifacts: Path
 ) -> None:
-    page, errors, _ = _page(chromium, mobile=True)
-    page.goto(f"{site.http}/terminal")
-    _login(page, "off_east")
-    page.wait_for_selector("article.card button[data-action='acknowledge']")
-    page.context.set_offline(True)
-    page.click("article.card button[data-action='acknowledge']")
-    page.wait_for_selector("#pending:has-text('待提交')")
+    page, errors = _tap_offline(chromium, site)
     page.wait_for_selector("#banner.show:has-text('网络中断')")  # said plainly
     page.screenshot(path=str(artifacts / "terminal-offline.png"), full_page=True)
     page.context.set_offline(False)
@@ -146,13 +152,7 @@ def test_a_terminal_passed_to_another_officer_shows_nothing_of_the_first_and_sen
 ) -> None:
     from sqlalchemy import select
 
-    page, errors, _ = _page(chromium, mobile=True)
-    page.goto(f"{site.http}/terminal")
-    _login(page, "off_east")
-    page.wait_for_selector("article.card button[data-action='acknowledge']")
-    page.context.set_offline(True)
-    page.click("article.card button[data-action='acknowledge']")  # a tap queued offline
-    page.wait_for_selector("#pending:has-text('待提交')")
+    page, errors = _tap_offline(chromium, site)
     with site.runtime.db.sessions.begin() as s:  # meanwhile the officer's session ends
         s.execute(update(m.LoginSession).values(revoked=True))
     page.context.set_offline(False)
