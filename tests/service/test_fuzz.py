@@ -59,7 +59,10 @@ def fuzz(server: LiveServer, examples: int) -> list[str]:
     return failures
 
 
-HOSTILE_TEXT = ["\u0000", "a\u0000b", "\ud800", "x\udfffy", "é" * 3000, "../../../../etc/passwd", "%00", "' OR 1=1 --"]
+HOSTILE_TEXT = [
+    "\u0000", "a\u0000b", "\ud800", "x\udfffy", "é" * 3000, "../../../../etc/passwd", "%00", "' OR 1=1 --",
+    "0001-01-01T00:00:00", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-14:00",  # the calendar's edges
+]  # fmt: skip
 
 
 def _hostile_bodies(schema: dict[str, Any]) -> list[bytes]:
@@ -97,15 +100,18 @@ def hostile(server: LiveServer) -> tuple[int, list[str]]:
                 if path == "/api/v1/auth/logout":
                     continue
                 params = operation.get("parameters", [])
-                requests: list[tuple[str, dict[str, str], bytes | None, dict[str, str]]] = []  # path, query, body
+                # path (with its query), query parameters (none: they are in the path), body, headers
+                requests: list[tuple[str, dict[str, str], bytes | None, dict[str, str]]] = []
                 for text in HOSTILE_TEXT:
                     target = path
                     for p in params:
                         if p["in"] == "path":
                             target = target.replace("{" + p["name"] + "}", quote(text.encode("utf-8", "surrogatepass")))
                     raw = text.encode("utf-8", "surrogatepass")  # an unpaired surrogate: bytes no UTF-8 decodes
-                    query = "&".join(f"{p['name']}={quote(raw)}" for p in params if p["in"] == "query")
-                    requests.append((f"{target}?{query}" if query else target, {}, None, {}))
+                    names = [p["name"] for p in params if p["in"] == "query"]
+                    for chosen in [names, *([[n] for n in names] if len(names) > 1 else [])]:  # all, and each alone
+                        query = "&".join(f"{name}={quote(raw)}" for name in chosen)
+                        requests.append((f"{target}?{query}" if query else target, {}, None, {}))
                 target = path
                 for p in params:
                     if p["in"] == "path":
@@ -126,10 +132,10 @@ def hostile(server: LiveServer) -> tuple[int, list[str]]:
                 for target_path, query, content, headers in requests:
                     sent += 1
                     try:
-                        response = client.request(method.upper(), target_path, params=query, content=content,
-                                                  headers=headers)  # fmt: skip
-                    except httpx.RemoteProtocolError:
-                        continue  # the server refused the request's framing outright: not a handler's failure
+                        response = client.request(method.upper(), target_path, params=query or None,
+                                                  content=content, headers=headers)  # fmt: skip
+                    except (httpx.RemoteProtocolError, httpx.ReadError):
+                        continue  # the HTTP server refused the request line outright (too long): no handler ran
                     if response.status_code >= 500 or "Traceback" in response.text:
                         failures.append(f"{method.upper()} {target_path} {query} {(content or b'')[:60]!r} -> "
                                         f"{response.status_code}: {response.text[:200]}")  # fmt: skip

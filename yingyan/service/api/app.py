@@ -129,6 +129,10 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
     async def _bad_upload(_: Request, error: BadUpload) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=error.status)
 
+    @app.exception_handler(BadQuery)
+    async def _bad_query(_: Request, error: BadQuery) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=422)
+
     @app.exception_handler(TransitionError)
     async def _refused(_: Request, error: TransitionError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=403 if error.forbidden else 409)
@@ -289,8 +293,8 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         since: Annotated[datetime | None, Query(description="From (ISO 8601; default: 7 days ago).")] = None,
         until: Annotated[datetime | None, Query(description="Until (ISO 8601; default: now).")] = None,
     ) -> dict[str, Any]:
-        end = _aware(until) or datetime.now(UTC)
-        begin = _aware(since) or end - timedelta(days=7)
+        end = _aware(until, "until") or datetime.now(UTC)
+        begin = _aware(since, "since") or _before(end, timedelta(days=7), "until")
         with store.db.sessions() as s:
             return aggregate(s, who, begin, end)
 
@@ -469,14 +473,28 @@ def _me(who: Principal) -> dict[str, Any]:
 
 def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
     """A camera's traffic-state window: as asked, else the two days up to tomorrow (a live run's clock)."""
-    end = _aware(until) or datetime.now(UTC) + timedelta(days=1)
-    return _aware(since) or end - timedelta(days=2), end
+    end = _aware(until, "until") or datetime.now(UTC) + timedelta(days=1)
+    return _aware(since, "since") or _before(end, timedelta(days=2), "until"), end
 
 
-def _aware(value: datetime | None) -> datetime | None:
+class BadQuery(Exception):
+    """A query parameter that parses but cannot be used (a date at the calendar's edge); 422."""
+
+
+def _aware(value: datetime | None, name: str) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise BadQuery(f"{name}: {value.isoformat()} is out of range") from None
+
+
+def _before(end: datetime, span: timedelta, name: str) -> datetime:
+    try:
+        return end - span
+    except OverflowError:
+        raise BadQuery(f"{name}: {end.isoformat()} is too early for a window ending then") from None
 
 
 __all__ = ["Action", "create_app"]
