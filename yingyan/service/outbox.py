@@ -371,6 +371,7 @@ class ChannelLane:
         return True
 
     def _fail(self, reason: str) -> None:
+        """The channel failed: down, said on /healthz (together, with no await between)."""
         if not self.down:
             self.down = True
             self._probe_delay = PROBE_MIN_S
@@ -393,9 +394,10 @@ class ChannelLane:
             d.in_flight.discard(row.id)
 
     async def _up(self, why: str) -> None:
+        """The channel works again: what waited is due now; then it is up and its fault cleared, together."""
         d = self.dispatcher
-        self.down = False
         released = await d.side(d.repo.release, self.name, utcnow())
+        self.down = False
         d.faults.report(self.name, None)
         log.info("%s is back (%s): %d waiting messages due now", self.name, why, released)
         d.wake()
