@@ -158,6 +158,30 @@ class Burst:
             time.sleep(0.3)
         self.wait(lambda: self.arrived_everywhere(), 30, "every alert after the fault")
 
+    def endure(
+        self,
+        fault: Callable[[], contextlib.AbstractContextManager[None]],
+        component: str,
+        says: str,
+        every_s: float = 0.5,
+        then: Callable[[], bool] | None = None,
+        settle_s: float = 2.0,
+    ) -> None:
+        """The burst through the fault, /healthz watched: while it lasted (after ``settle_s`` to notice it) it
+        named ``component`` with ``says`` in the reason; ``then``: what else must arrive after it."""
+        with HealthWatch(self.server) as health:
+            self.run(fault, every_s)
+            if then is not None:
+                self.wait(then, 30, "what waited on the failing part")
+        reasons = [f["reason"] for f in health.faults(self.began + settle_s, self.ended) if f["component"] == component]
+        assert reasons and all(says in r for r in reasons), health.seen
+
+    def never_late(self, seconds: float = 1.0) -> None:
+        """No terminal noticed the fault: each alert arrived within ``seconds`` of its publication."""
+        for terminal in self.terminals:
+            late = [at - self.published[a["position_m"]] for _, at, a in terminal.arrivals]
+            assert max(late) < seconds, late
+
     @staticmethod
     def wait(condition: Callable[[], bool], seconds: float, what: str) -> None:
         deadline = time.monotonic() + seconds
@@ -237,11 +261,8 @@ def test_sqlite_locked_by_another_writer_for_20_s(tmp_path: Path, burst_of: Call
                 holder.rollback()
                 holder.close()
 
-        with HealthWatch(server) as health:
-            burst.run(locked)
+        burst.endure(locked, "database", "locked")
         burst.check("sqlite locked 20 s")
-        reasons = [f["reason"] for f in health.faults(burst.began + 2, burst.ended) if f["component"] == "database"]
-        assert reasons and all("locked" in r for r in reasons), health.seen
         settled(server)
     finally:
         server.stop()
@@ -335,12 +356,8 @@ def test_postgresql_connections_killed_and_the_server_unreachable_for_20_s(
                 finally:
                     proxy.up()
 
-            with HealthWatch(server) as health:
-                burst.run(unreachable)
+            burst.endure(unreachable, "database", "database postgresql", settle_s=3.0)
             burst.check("postgresql connections killed, server unreachable 20 s")
-            reasons = [f["reason"] for f in health.faults(burst.began + 3, burst.ended)
-                       if f["component"] == "database"]  # fmt: skip
-            assert reasons and all("database postgresql" in r for r in reasons), health.seen
             settled(server)
         finally:
             server.stop()
@@ -383,11 +400,8 @@ def test_the_data_folders_disk_full_then_freed(
             finally:
                 filler.unlink()
 
-        with HealthWatch(server) as health:
-            burst.run(full)
+        burst.endure(full, "database", "full")
         burst.check("data disk full 20 s")
-        reasons = [f["reason"] for f in health.faults(burst.began + 2, burst.ended) if f["component"] == "database"]
-        assert reasons and all("full" in r for r in reasons), health.seen
         settled(server)
     finally:
         server.stop()
@@ -426,18 +440,13 @@ def test_the_mqtt_broker_down_for_60_s(tmp_path: Path, broker: Broker, burst_of:
             finally:
                 broker.start()
 
-        with HealthWatch(server) as health:
-            burst.run(broker_down, every_s=2.0)
-            burst.wait(lambda: len(set(heard)) >= burst.number, 30, "every alert over MQTT")
+        burst.endure(broker_down, "mqtt", "not connected", every_s=2.0, settle_s=3.0,
+                     then=lambda: len(set(heard)) >= burst.number)  # fmt: skip
         waited = [at for at in heard_at.values() if at > burst.began + 1]  # those that waited for the broker
         assert waited and max(waited) - burst.ended <= RESUME_S, max(waited) - burst.ended
         burst.check("mqtt broker down 60 s", mqtt_alerts_after_the_fault_within_s=max(waited) - burst.ended,
-                    mqtt_repeats=len(heard) - len(set(heard)))  # the terminals never noticed the broker
-        for terminal in burst.terminals:
-            late = [at - burst.published[a["position_m"]] for _, at, a in terminal.arrivals]
-            assert max(late) < 1.0, late
-        reasons = [f["reason"] for f in health.faults(burst.began + 3, burst.ended) if f["component"] == "mqtt"]
-        assert reasons and all("not connected" in r for r in reasons), health.seen
+                    mqtt_repeats=len(heard) - len(set(heard)))  # fmt: skip
+        burst.never_late()  # the terminals never noticed the broker
         settled(server)
     finally:
         server.stop()
@@ -482,19 +491,13 @@ def test_a_webhook_that_hangs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
             finally:
                 hanging.clear()
 
-        with HealthWatch(server) as health:
-            burst.run(hangs)
-            burst.wait(lambda: len(set(delivered)) >= burst.number, 30, "every alert at the platform")
+        burst.endure(hangs, "webhook:platform", "ReadTimeout", settle_s=4.0,
+                     then=lambda: len(set(delivered)) >= burst.number)  # fmt: skip
         waited = [at for at in delivered_at.values() if at > burst.began + 1]
         assert waited and max(waited) - burst.ended <= RESUME_S, max(waited) - burst.ended
         burst.check("webhook hangs 20 s", webhook_alerts_after_the_fault_within_s=max(waited) - burst.ended,
-                    webhook_repeats=len(delivered) - len(set(delivered)))
-        for terminal in burst.terminals:
-            late = [at - burst.published[a["position_m"]] for _, at, a in terminal.arrivals]
-            assert max(late) < 1.0, late
-        reasons = [f["reason"] for f in health.faults(burst.began + 4, burst.ended)
-                   if f["component"] == "webhook:platform"]  # fmt: skip
-        assert reasons and all("ReadTimeout" in r for r in reasons), health.seen
+                    webhook_repeats=len(delivered) - len(set(delivered)))  # fmt: skip
+        burst.never_late()
         settled(server)
     finally:
         server.stop()
