@@ -22,12 +22,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import av
 import cv2
-from clips import SHARED, free_flow_clip, real_clips  # bench/clips.py
+from clips import free_flow_clip, real_clips  # bench/clips.py
 from rich.console import Console
 from rich.table import Table
 
 from yingyan.calibration import CameraCalibration
 from yingyan.perception.analyze import analyze
+from yingyan.perception.backends import SHIPPED_MODEL
 from yingyan.perception.detector import Detector
 from yingyan.perception.gating import GatedDetector
 from yingyan.perception.motion import MotionDetector
@@ -36,7 +37,7 @@ from yingyan.sources import FrameReader, SourceConfig
 
 
 def detector_for(backend: str) -> Detector:
-    model = SHARED / "models" / "yolox_nano_416.onnx"
+    model = SHIPPED_MODEL
     if backend == "motion":
         return MotionDetector(fps=5)
     if backend == "motion 480":

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from yingyan.calibration import CameraCalibration
 from yingyan.perception.analyze import analyze
+from yingyan.perception.backends import SHIPPED_MODEL
 from yingyan.perception.detector import Detector
 from yingyan.perception.gating import GatedDetector
 from yingyan.perception.motion import MotionDetector
@@ -29,7 +30,7 @@ from yingyan.sim.runner import RunOptions, run_scenario
 from yingyan.sources import SourceConfig
 from yingyan.traffic.score import TABLE_COLUMNS, read_lane_states, score
 
-MODEL = Path(__file__).resolve().parents[2] / "shared" / "models" / "yolox_nano_416.onnx"
+MODEL = SHIPPED_MODEL  # YOLOX-nano, inside the package
 
 
 def detector_for(name: str, fps: float) -> Detector:

@@ -308,7 +308,11 @@ CalibrationOpt = Annotated[Path, typer.Option("--calibration", help="The camera'
 DetectorOpt = Annotated[
     DetectorName, typer.Option(help="motion (no weights), onnx, or gated (onnx only where motion is).")
 ]
-ModelOpt = Annotated[Path | None, typer.Option(help="ONNX model (YOLOX or Ultralytics export) for --detector onnx.")]
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option(help="ONNX model (YOLOX or Ultralytics export) for --detector onnx|gated; default: the shipped "
+                 "YOLOX-nano (COCO, Apache-2.0)."),
+]  # fmt: skip
 FpsOpt = Annotated[float, typer.Option(help="Analysis rate in frames per second.", min=0.5, max=60)]
 IntervalOpt = Annotated[float, typer.Option(help="Lane-state interval in seconds.", min=10)]
 RenderOpt = Annotated[

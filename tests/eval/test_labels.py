@@ -13,6 +13,7 @@ from yingyan.calibration import CameraCalibration
 from yingyan.cli import app
 from yingyan.eval.labels import Label, match_labels
 from yingyan.incidents import Event, EventType
+from yingyan.perception.backends import SHIPPED_MODEL
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "real_clips"
 runner = CliRunner()
@@ -49,7 +50,7 @@ def test_parked_cars_raise_no_stopped_vehicle_once_the_kerbs_are_parking(tmp_pat
     """residential_parked.mp4 with its kerbs as parking zones: no event. Without them, the kerb lanes
     are travel lanes and the car at the head of the parked row is taken for a stopped vehicle."""
     video = shared_or_skip("videos", "residential_parked.mp4")
-    model = shared_or_skip("models", "yolox_nano_416.onnx")
+    model = SHIPPED_MODEL
     result = runner.invoke(app, ["eval", "--labels", str(DATA / "labels.yaml"), "--out", str(tmp_path / "parking")])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "parking" / "report.json").read_text(encoding="utf-8"))

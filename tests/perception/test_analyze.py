@@ -75,10 +75,10 @@ def test_analyze_and_score_reject_bad_input_by_name(tmp_path: Path, parking_rend
     result = runner.invoke(app, ["analyze", video, "--calibration", str(missing), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "nope.json" in result.output
     cal = str(parking_rendered / "cameras" / "K1" / "calibration.json")
-    result = runner.invoke(
-        app, ["analyze", video, "--calibration", cal, "--out", str(tmp_path / "o"), "--detector", "onnx"]
-    )
-    assert result.exit_code == 2 and "--model" in result.output
+    no_model = str(tmp_path / "nope.onnx")
+    result = runner.invoke(app, ["analyze", video, "--calibration", cal, "--out", str(tmp_path / "o"), "--detector",
+                                 "onnx", "--model", no_model])  # fmt: skip
+    assert result.exit_code == 2 and "nope.onnx" in result.output
     result = runner.invoke(
         app, ["analyze", str(tmp_path / "none.mp4"), "--calibration", cal, "--out", str(tmp_path / "o")]
     )
@@ -88,9 +88,9 @@ def test_analyze_and_score_reject_bad_input_by_name(tmp_path: Path, parking_rend
 
 
 def test_gated_onnx_analysis_runs_end_to_end(parking_rendered: Path, tmp_path: Path) -> None:
-    from tests.conftest import shared_or_skip
+    from yingyan.perception.backends import SHIPPED_MODEL
 
-    model = shared_or_skip("models", "yolox_nano_416.onnx")
+    model = SHIPPED_MODEL
     cam = parking_rendered / "cameras" / "K2"
     out = tmp_path / "gated"
     args = ["analyze", str(cam / "video.mp4"), "--calibration", str(cam / "calibration.json"), "--out", str(out)]

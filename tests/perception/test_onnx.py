@@ -12,6 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from tests.conftest import shared_or_skip
 from yingyan.errors import YingyanError
+from yingyan.perception.backends import SHIPPED_MODEL
 from yingyan.perception.classes import CAR, TRUCK, VEHICLES
 from yingyan.perception.onnx import ModelFamily, OnnxDetector, letterbox
 
@@ -26,7 +27,7 @@ def _frame(path: Path, index: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def yolox() -> OnnxDetector:
-    return OnnxDetector(shared_or_skip("models", "yolox_nano_416.onnx"))
+    return OnnxDetector(SHIPPED_MODEL)
 
 
 def test_yolox_finds_the_cars_of_a_real_street(yolox: OnnxDetector) -> None:
@@ -44,7 +45,7 @@ def test_yolox_finds_the_cars_of_a_real_street(yolox: OnnxDetector) -> None:
 
 def test_square_yolox_takes_a_16_9_frame_as_a_rectangle_with_the_same_detections(yolox: OnnxDetector) -> None:
     image = _frame(shared_or_skip("videos", "two_lane_street.mp4"), 200)
-    square = OnnxDetector(shared_or_skip("models", "yolox_nano_416.onnx"), rect=False)
+    square = OnnxDetector(SHIPPED_MODEL, rect=False)
     assert yolox.flexible and not square.flexible
     rect_det, square_det = yolox.update(image), square.update(image)
     # The same vehicles (the padding the rectangle saves was only grey): every confident box of the
@@ -148,3 +149,38 @@ def test_bad_models_are_named(tmp_path: Path) -> None:
     odd = _ultralytics_model(tmp_path / "odd.onnx", np.zeros((1, 3, 10), np.float32))
     with pytest.raises(YingyanError, match="neither YOLOX"):
         OnnxDetector(odd)
+
+
+def test_the_shipped_model_is_the_documented_one_with_its_licence() -> None:
+    import hashlib
+    from importlib import resources
+
+    shipped = resources.files("yingyan.perception") / "models"
+    data = (shipped / "yolox_nano_416.onnx").read_bytes()
+    readme = (shipped / "README.md").read_text(encoding="utf-8")
+    assert hashlib.sha256(data).hexdigest() in readme  # what the note of its origin says it is
+    assert "Apache License" in (shipped / "LICENSE-yolox_nano.txt").read_text(encoding="utf-8")
+
+
+def test_onnx_and_gated_run_with_no_model_given(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tests.traffic.test_meter import _calibration
+    from yingyan.cli import app
+    from yingyan.perception.backends import DetectorName, make_detector
+    from yingyan.perception.gating import GatedDetector
+    from yingyan.video import VideoWriter
+
+    detector = make_detector(DetectorName.ONNX, None, fps=5.0)
+    assert isinstance(detector, OnnxDetector) and detector.family is ModelFamily.YOLOX
+    assert isinstance(make_detector(DetectorName.GATED, None, fps=5.0), GatedDetector)
+    # From the command line, on a fresh machine: no --model, nothing to download.
+    (tmp_path / "cal.json").write_text(_calibration().model_dump_json(), encoding="utf-8")
+    with VideoWriter(tmp_path / "road.mp4", 640, 360, fps=5) as writer:
+        for _ in range(10):
+            writer.write(np.full((360, 640, 3), 90, np.uint8))
+    args = ["analyze", str(tmp_path / "road.mp4"), "--calibration", str(tmp_path / "cal.json"),
+            "--out", str(tmp_path / "out"), "--detector", "onnx"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "lane_state.csv").exists()

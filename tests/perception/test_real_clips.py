@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import shared_or_skip
 from yingyan.cli import app
+from yingyan.perception.backends import SHIPPED_MODEL
 from yingyan.perception.onnx import OnnxDetector
 from yingyan.perception.tracking import VehicleTracker
 from yingyan.sources import FrameReader, SourceConfig
@@ -22,7 +23,7 @@ runner = CliRunner()
 
 def test_parked_cars_on_a_residential_street_are_stationary_tracks_that_never_pass() -> None:
     clip = shared_or_skip("videos", "residential_parked.mp4")  # 640x360, 73 s, kerbs lined with parked cars
-    detector = OnnxDetector(shared_or_skip("models", "yolox_nano_416.onnx"))
+    detector = OnnxDetector(SHIPPED_MODEL)
     tracker = VehicleTracker(lost_s=3.0)
     centres: dict[int, list[tuple[float, float, float]]] = defaultdict(list)
     with FrameReader(SourceConfig(uri=str(clip), fps=5)) as reader:
@@ -56,7 +57,7 @@ HAND_COUNTS = {
 def test_onnx_counts_at_the_line_match_the_hand_count(clip: str, detector: str, tmp_path: Path) -> None:
     """`yingyan calibrate` then `yingyan analyze --detector onnx|gated` count within 10 % of a person."""
     video = shared_or_skip("videos", f"{clip}.mp4")
-    model = shared_or_skip("models", "yolox_nano_416.onnx")
+    model = SHIPPED_MODEL
     spec = DATA / f"{clip}.yaml"
     cal = tmp_path / "cal.json"
     result = runner.invoke(app, ["calibrate", str(spec), "--out", str(cal)])

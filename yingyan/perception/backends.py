@@ -5,9 +5,11 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from yingyan.errors import YingyanError
-
 from .detector import Detector
+
+SHIPPED_MODEL = Path(__file__).parent / "models" / "yolox_nano_416.onnx"
+"""YOLOX-nano (COCO, Apache-2.0), shipped inside the package: the model of ``onnx`` and ``gated`` unless one is
+given (its origin and licence in ``models/README.md``)."""
 
 
 class DetectorName(StrEnum):
@@ -19,14 +21,13 @@ class DetectorName(StrEnum):
 
 
 def make_detector(name: DetectorName, model: Path | None, fps: float, motion_width: int = 640) -> Detector:
-    """A detector: ``motion`` needs no weights; ``onnx`` and ``gated`` (motion-gated onnx) need ``model``."""
+    """A detector: ``motion`` needs no weights; ``onnx`` and ``gated`` (motion-gated onnx) run ``model``, by default
+    the shipped YOLOX-nano."""
     from .gating import GatedDetector
     from .motion import MotionDetector
     from .onnx import OnnxDetector
 
     if name in (DetectorName.ONNX, DetectorName.GATED):
-        if model is None:
-            raise YingyanError(f"--detector {name.value} needs --model PATH (an ONNX export of YOLOX or YOLOv8/11)")
-        neural: Detector = OnnxDetector(model)
+        neural: Detector = OnnxDetector(model or SHIPPED_MODEL)
         return GatedDetector(neural, fps=fps) if name is DetectorName.GATED else neural
     return MotionDetector(fps=fps, process_width=motion_width)

@@ -4,7 +4,7 @@ A misconfiguration is refused at start, each problem naming its field, instead o
 the first alert is sent: a webhook whose key variable is unset, an MQTT password variable that is
 unset, a data folder that cannot be created or written, a database that cannot be opened (a
 corrupt file, an unreachable server), cameras to analyse without a source or with a missing video
-or calibration, a replay folder that is not a run, an ONNX detector without its model. What the
+or calibration, a replay folder that is not a run, an ONNX model that is not there. What the
 site file's models refuse (unknown keys, an unknown escalation channel, a camera district that is
 not one of the listed districts) is refused when the file is read.
 """
@@ -24,7 +24,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from yingyan.calibration import CameraCalibration
 from yingyan.errors import ConfigError, YingyanError
-from yingyan.perception.backends import DetectorName
+from yingyan.perception.backends import SHIPPED_MODEL, DetectorName
 from yingyan.service.db import reason_of
 from yingyan.site import Site
 
@@ -89,9 +89,9 @@ def problems(site: Site, site_path: Path, options: ServeOptions) -> list[str]:
     elif options.cameras:
         for i, cam in enumerate(site.cameras):
             found += _camera(i, cam.id, cam.source, cam.calibration, root)
-        if options.detector is not DetectorName.MOTION and (options.model is None or not options.model.is_file()):
-            found.append(f"--model: {options.model or 'none given'}: the {options.detector.value} detector needs an "
-                         "ONNX model file")  # fmt: skip
+        model = options.model or SHIPPED_MODEL
+        if options.detector is not DetectorName.MOTION and not model.is_file():
+            found.append(f"--model: {model}: no such file (the {options.detector.value} detector runs an ONNX model)")
     return found
 
 
