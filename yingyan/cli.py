@@ -100,11 +100,43 @@ def config_schema(
 
 @sim_app.command("list")
 def sim_list() -> None:
-    """Name the built-in scenarios, one line each."""
+    """Name the built-in scenarios, one line each, then the scenario families."""
+    from yingyan.sim.families import FAMILIES, REPORT_SEEDS, TUNING_SEEDS
+
     names = builtin_names()
-    width = max(len(n) for n in names)
+    width = max(len(n) for n in [*names, *FAMILIES])
     for name in names:
         typer.echo(f"{name:<{width}}  {load_builtin(name).description}")
+    typer.echo(f"\nscenario families (`yingyan sim generate FAMILY --seed N`, or FAMILY-sN wherever a scenario is "
+               f"named); tuning seeds {TUNING_SEEDS.start}-{TUNING_SEEDS.stop - 1}, report seeds "
+               f"{REPORT_SEEDS.start}-{REPORT_SEEDS.stop - 1}:")  # fmt: skip
+    for family, ranges in FAMILIES.items():
+        typer.echo(f"{family.value:<{width}}  {ranges.road_class.value}, {ranges.lanes[0]}-{ranges.lanes[1]} lanes, "
+                   f"{', '.join(t.value for t, _ in ranges.incidents) or 'no incident'}")  # fmt: skip
+
+
+@sim_app.command("generate")
+def sim_generate(
+    family: Annotated[str, typer.Argument(help="Scenario family (see `yingyan sim list`).")],
+    seed: Annotated[int, typer.Option(help="Which scenario of the family (tuning 1-499, report 500-999).", min=0)],
+    out_file: Annotated[Path, typer.Option("--out", help="Scenario YAML to write.")],
+) -> None:
+    """Draw one scenario of a family by seed (always the same for the same seed) and write it as YAML."""
+    import yaml
+
+    from yingyan.sim.families import FamilyName, generate
+
+    try:
+        name = FamilyName(family)
+    except ValueError:
+        known = ", ".join(f.value for f in FamilyName)
+        err.print(f"[bold red]error:[/] unknown family {family!r} (known: {known})", highlight=False)
+        raise typer.Exit(2) from None
+    scenario = generate(name, seed)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    data = scenario.model_dump(mode="json")
+    out_file.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    out.print(f"{scenario.description} → [bold]{out_file}[/]")
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
@@ -474,7 +506,9 @@ def run_cmd(
 @app.command("eval")
 def eval_cmd(
     scenarios: Annotated[
-        list[str] | None, typer.Argument(help="Built-in scenario names or scenario files (default: the library).")
+        list[str] | None,
+        typer.Argument(help="Built-in scenario names, scenario families (each seed draws one), FAMILY-sN or "
+                       "scenario files (default: the library)."),
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the runs, report.json and report.md.")] = Path(
         "eval-out"
@@ -503,13 +537,23 @@ def eval_cmd(
             seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
         except ValueError:
             raise YingyanError(f"--seeds {seeds!r}: not a comma-separated list of integers") from None
-        names = scenarios or builtin_names()
+        from dataclasses import replace
+
+        from yingyan.sim.families import FamilyName
+
         options = EvalOptions(seeds=seed_list, duration_s=duration, detector=detector, model=model, fps=fps, jobs=jobs)
+        # A family is evaluated as the scenarios its seeds draw, each simulated with its own seed.
+        runs: list[tuple[str, EvalOptions]] = []
+        for name in scenarios or builtin_names():
+            if name in {f.value for f in FamilyName}:
+                runs += [(f"{name}-s{seed}", replace(options, seeds=(seed,))) for seed in seed_list]
+            else:
+                runs.append((name, options))
         results = []
         with _progress() as progress:
-            task = progress.add_task("scenarios evaluated", total=len(names))
-            for name in names:
-                results.append(evaluate_scenario(name, out_dir, options, say=lambda text: progress.console.log(text)))
+            task = progress.add_task("scenarios evaluated", total=len(runs))
+            for name, run_options in runs:
+                results.append(evaluate_scenario(name, out_dir, run_options, say=lambda t: progress.console.log(t)))
                 progress.advance(task)
         report = write_report(results, out_dir, options)
     except YingyanError as error:

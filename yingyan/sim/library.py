@@ -32,7 +32,15 @@ def load_builtin(name: str) -> Scenario:
 
 
 def resolve_scenario(name_or_path: str) -> Scenario:
-    """A built-in scenario by name, or a scenario file by path."""
+    """A built-in scenario by name, a family's scenario by ``FAMILY-sSEED`` (``arterial-incidents-s7``), or a
+    scenario file by path."""
+    from yingyan.sim.families import parse_drawn
+
+    drawn = parse_drawn(name_or_path)
+    if drawn is not None:
+        from yingyan.sim.families import generate
+
+        return generate(*drawn)
     path = Path(name_or_path)
     if path.suffix in {".yaml", ".yml"} or path.exists():
         if not path.exists():
