@@ -44,9 +44,13 @@ def test_every_command_has_help(args: list[str]) -> None:
 def test_sim_list_names_every_scenario_on_one_line() -> None:
     result = runner.invoke(app, ["sim", "list"])
     assert result.exit_code == 0
-    lines = result.output.strip().splitlines()
+    scenarios, families = result.output.strip().split("\n\n")
+    lines = scenarios.splitlines()
     assert [line.split()[0] for line in lines] == builtin_names()
     assert all(len(line.split()) > 3 for line in lines)  # each with its description
+    assert [line.split()[0] for line in families.splitlines()[1:]] == [
+        "arterial-incidents", "expressway-incidents", "recurrent-peaks", "quiet-bad-conditions", "kerb-parking",
+    ]  # fmt: skip
 
 
 def _walk(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
