@@ -18,6 +18,7 @@ from yingyan.sim.camera import PinholeCamera
 from yingyan.sim.scenario import IncidentType, Scenario, Weather
 from yingyan.sim.scene import SHIFT, Look, look_for, render_background
 from yingyan.sim.traffic import IncidentRecord, Trajectories
+from yingyan.sim.vehicles import Material, Mesh, build_mesh
 
 MAX_RANGE_M = 400.0
 
@@ -37,6 +38,34 @@ BUS_COLOURS = ((70, 150, 40), (220, 220, 215), (170, 110, 30), (40, 120, 200))
 TRUCK_COLOURS = ((160, 90, 30), (40, 40, 160), (200, 200, 200), (30, 140, 200))
 GLASS = (62.0, 52.0, 46.0)
 DARK = (28.0, 28.0, 30.0)
+INTERIOR = (26.0, 26.0, 28.0)  # what is seen through glass
+# Fixed colours of the materials that are not paint (BGR), and how glossy each is (specular weight).
+MATERIAL_COLOUR: dict[Material, tuple[float, float, float]] = {
+    Material.TYRE: (24.0, 24.0, 26.0),
+    Material.TRIM: (44.0, 44.0, 46.0),
+    Material.HEADLAMP: (205.0, 210.0, 212.0),
+    Material.TAILLAMP: (35.0, 35.0, 165.0),
+    Material.GRILLE: (30.0, 30.0, 32.0),
+    Material.HUB: (165.0, 165.0, 170.0),
+}
+GLOSS: dict[Material, float] = {Material.PAINT: 0.45, Material.GLASS: 0.9, Material.HEADLAMP: 0.6, Material.HUB: 0.3}
+BLUE_PLATE = ((150.0, 70.0, 15.0), (235.0, 235.0, 235.0))  # cars: white on blue
+YELLOW_PLATE = ((30.0, 185.0, 235.0), (20.0, 20.0, 20.0))  # buses and lorries: black on yellow
+
+
+@dataclass(frozen=True)
+class _MeshData:
+    """A body mesh prepared for drawing: vertices, face centres and normals as arrays, faces as lists."""
+
+    mesh: Mesh
+    centres: np.ndarray  # (F, 3)
+    normals: np.ndarray  # (F, 3)
+
+
+def _prepare(mesh: Mesh) -> _MeshData:
+    centres = np.array([mesh.vertices[list(f.index)].mean(axis=0) for f in mesh.faces])
+    normals = np.array([f.normal for f in mesh.faces])
+    return _MeshData(mesh, centres, normals)
 
 
 @dataclass(frozen=True)
@@ -105,6 +134,7 @@ class _Body:
     corners: np.ndarray
     heading: np.ndarray
     left: np.ndarray
+    rear: np.ndarray  # centre of the rear bumper on the road (x, y)
 
 
 @dataclass(frozen=True)
@@ -140,6 +170,7 @@ class CameraRenderer:
         self._colours = self._vehicle_colours(seed)
         self._parts = {shape: parts_for(shape, h) for shape, h in {(v.shape, v.height_m) for v in traj.vehicles}}
         self._templates: dict[str, np.ndarray] = {}
+        self._meshes: dict[tuple[str, float, float, float], _MeshData] = {}
         h, w = camera.height, camera.width
         cond = scenario.conditions
         self._noise = (
@@ -247,7 +278,7 @@ class CameraRenderer:
         corners = np.empty_like(local)
         corners[..., :2] = rear + local[..., 0:1] * heading + local[..., 1:2] * left
         corners[..., 2] = local[..., 2]
-        return _Body(index, corners, heading, left)
+        return _Body(index, corners, heading, left, rear)
 
     def _fill(self, frame: np.ndarray, pix: np.ndarray, colour: tuple[float, float, float]) -> None:
         pts = np.round(pix * (1 << SHIFT)).astype(np.int32)
@@ -283,7 +314,11 @@ class CameraRenderer:
             lam = 0.75 + 0.25 * normals[:, 2]
         light = self.look.light
         colour = self._colours[body.index]
-        for p, part in enumerate(self._parts[self.traj.vehicles[body.index].shape]):
+        shape = self.traj.vehicles[body.index].shape
+        parts = self._parts[shape] if shape == "motorcycle" else ()
+        if not parts:
+            self._draw_mesh(frame, body, signals)
+        for p, part in enumerate(parts):
             base = DARK if part.dark else colour
             for f in np.nonzero(facing[p])[0]:
                 face_colour = GLASS if (part.glass and f != 0) else base
@@ -303,6 +338,68 @@ class CameraRenderer:
         info = self.traj.vehicles[body.index]
         dist = float(np.hypot(*(hull[:, :2].mean(axis=0) - cam.c[:2])))
         return GroundTruthBox(body.index, info.cls, float(cx1), float(cy1), float(cx2), float(cy2), dist, truncated)
+
+    def _mesh_for(self, index: int) -> _MeshData:
+        info = self.traj.vehicles[index]
+        key = (info.shape, info.length_m, info.width_m, info.height_m)
+        data = self._meshes.get(key)
+        if data is None:
+            data = self._meshes[key] = _prepare(build_mesh(*key))
+        return data
+
+    def _draw_mesh(self, frame: np.ndarray, body: _Body, signals: int) -> None:
+        """Cull, shade and fill the faces of a vehicle's body mesh."""
+        cam = self.camera
+        data = self._mesh_for(body.index)
+        h, lv = body.heading, body.left
+        local = data.mesh.vertices
+        world = np.empty_like(local)
+        world[:, :2] = body.rear + local[:, 0:1] * h + local[:, 1:2] * lv
+        world[:, 2] = local[:, 2]
+        pix, depth = cam.project(world)
+        if depth.min() < 1.0:
+            return
+        n = data.normals
+        normals = np.column_stack([n[:, 0] * h[0] + n[:, 1] * lv[0], n[:, 0] * h[1] + n[:, 1] * lv[1], n[:, 2]])
+        c = data.centres
+        centres = np.column_stack(
+            [body.rear[0] + c[:, 0] * h[0] + c[:, 1] * lv[0], body.rear[1] + c[:, 0] * h[1] + c[:, 1] * lv[1], c[:, 2]]
+        )
+        view = cam.c - centres
+        view /= np.linalg.norm(view, axis=1, keepdims=True)
+        cos_view = np.einsum("fk,fk->f", view, normals)
+        look = self.look
+        if look.shadows:
+            lam = 0.5 + 0.5 * np.maximum(0.0, normals @ self.sun)
+            half = self.sun + view
+            half /= np.linalg.norm(half, axis=1, keepdims=True)
+            spec = np.maximum(0.0, np.einsum("fk,fk->f", half, normals)) ** 24 * 255.0
+        else:
+            lam = 0.72 + 0.28 * normals[:, 2]
+            spec = np.zeros(len(normals))
+        fresnel = 0.1 + 0.75 * (1.0 - np.abs(cos_view)) ** 2
+        light = np.asarray(look.light)
+        sky = np.asarray(look.sky_horizon) * (0.55 + 0.45 * np.clip(normals[:, 2:3], 0.0, 1.0))
+        info = self.traj.vehicles[body.index]
+        paint = np.asarray(self._colours[body.index])
+        plate, text = YELLOW_PLATE if info.cls in ("bus", "truck") else BLUE_PLATE
+        braking = bool(signals & 8)
+        for f in np.nonzero(cos_view > 0.0)[0]:
+            face = data.mesh.faces[f]
+            m = face.material
+            if m is Material.PAINT:
+                col = paint * light * lam[f] + GLOSS[m] * spec[f] * light + 0.12 * fresnel[f] * sky[f]
+            elif m is Material.GLASS:
+                col = np.asarray(INTERIOR) * light * (1 - fresnel[f]) + fresnel[f] * sky[f] + GLOSS[m] * spec[f] * light
+            elif m is Material.PLATE or m is Material.PLATE_TEXT:
+                col = np.asarray(plate if m is Material.PLATE else text) * light * lam[f]
+            elif m is Material.HEADLAMP and look.lights_on:
+                col = np.array([245.0, 250.0, 255.0])
+            elif m is Material.TAILLAMP and (look.lights_on or braking):
+                col = np.array([70.0, 70.0, 255.0]) if braking else np.array([45.0, 45.0, 215.0])
+            else:
+                col = np.asarray(MATERIAL_COLOUR[m]) * light * lam[f] + GLOSS.get(m, 0.0) * spec[f] * light
+            self._fill(frame, pix[list(face.index)], (float(col[0]), float(col[1]), float(col[2])))
 
     def _lights(self, frame: np.ndarray, glow: np.ndarray | None, index: int, hull: np.ndarray, signals: int) -> None:
         info = self.traj.vehicles[index]

@@ -1,0 +1,302 @@
+"""Vehicle bodies as small polygon meshes with materials: what a detector looks for in a vehicle.
+
+A body is built in its own frame — ``s`` metres forward from the rear bumper, ``t`` metres to the
+left of the centre line, ``z`` metres up — from a side profile per shape: a lower body
+(bumpers, bonnet, boot), a glasshouse set in from the sides (windscreen, side and rear windows,
+pillars, roof), tyres, wheels with hubs, lamps, a grille and number plates. Every face is a
+convex polygon with one material and an outward normal; :class:`CameraRenderer` culls, shades
+and fills them in the order given (solids first, details on their faces after).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+
+class Material(IntEnum):
+    """How a face is shaded."""
+
+    PAINT = 0
+    GLASS = 1
+    TYRE = 2
+    TRIM = 3  # bumpers, sills, mirrors: dark plastic
+    HEADLAMP = 4
+    TAILLAMP = 5
+    PLATE = 6
+    GRILLE = 7
+    HUB = 8
+    PLATE_TEXT = 9
+
+
+@dataclass(frozen=True)
+class Face:
+    """One convex polygon of a body: vertex indices, material and outward normal (vehicle frame)."""
+
+    index: tuple[int, ...]
+    material: Material
+    normal: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Mesh:
+    """A vehicle body: vertices (V, 3) in the vehicle frame and faces in drawing order."""
+
+    vertices: np.ndarray
+    faces: tuple[Face, ...]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The side view of a body shape, as fractions of the vehicle's length and metres of height."""
+
+    lower: tuple[tuple[float, float], ...]  # convex polygon (s fraction, z m) of bumpers, bonnet and boot
+    glass: tuple[tuple[float, float], ...]  # convex polygon of the glasshouse, anticlockwise from rear base
+    glass_inset: float  # how far the glasshouse stands in from each side (m)
+    wheels: tuple[float, ...]  # wheel centres (s fraction)
+    wheel_radius: float  # m
+    pillars: tuple[float, ...]  # s fractions of the pillars between side windows
+    plate_z: tuple[float, float]  # heights of the front and rear plates' centres (m)
+    lamp_z: tuple[float, float]  # heights of head and tail lamps' centres (m)
+    caps: tuple[tuple[tuple[float, float], ...], ...] = ()  # convex painted solids: roofs above glass, cargo boxes
+
+
+def _profile(shape: str, height: float) -> Profile:
+    h = height
+    if shape == "sedan":
+        belt = min(0.92, 0.64 * h)
+        return Profile(
+            lower=(
+                (0.0, 0.3),
+                (0.0, belt - 0.06),
+                (0.03, belt),
+                (0.22, belt + 0.02),
+                (0.78, belt),
+                (0.97, belt - 0.12),
+                (1.0, belt - 0.2),
+                (1.0, 0.3),
+                (0.97, 0.2),
+                (0.03, 0.2),
+            ),  # fmt: skip
+            glass=((0.2, belt + 0.02), (0.78, belt), (0.6, h), (0.3, h)),
+            glass_inset=0.1,
+            wheels=(0.17, 0.8),
+            wheel_radius=0.32,
+            pillars=(0.47,),
+            plate_z=(0.45, 0.62),
+            lamp_z=(belt - 0.2, belt - 0.1),
+        )
+    if shape == "suv":
+        belt = 0.62 * h
+        return Profile(
+            lower=(
+                (0.0, 0.35),
+                (0.0, belt - 0.04),
+                (0.02, belt),
+                (0.82, belt),
+                (0.98, belt - 0.12),
+                (1.0, belt - 0.25),
+                (1.0, 0.35),
+                (0.97, 0.25),
+                (0.03, 0.25),
+            ),  # fmt: skip
+            glass=((0.02, belt), (0.82, belt), (0.68, h), (0.05, h)),
+            glass_inset=0.08,
+            wheels=(0.17, 0.8),
+            wheel_radius=0.36,
+            pillars=(0.33, 0.55),
+            plate_z=(0.5, 0.75),
+            lamp_z=(belt - 0.18, belt - 0.12),
+        )
+    if shape == "van":
+        belt = min(1.05, 0.5 * h)
+        return Profile(
+            lower=(
+                (0.0, 0.32),
+                (0.0, belt),
+                (0.86, belt),
+                (0.98, belt - 0.15),
+                (1.0, belt - 0.3),
+                (1.0, 0.32),
+                (0.97, 0.22),
+                (0.03, 0.22),
+            ),  # fmt: skip
+            glass=((0.0, belt), (0.86, belt), (0.74, h), (0.0, h)),
+            glass_inset=0.05,
+            wheels=(0.16, 0.82),
+            wheel_radius=0.34,
+            pillars=(0.3, 0.5, 0.62),
+            plate_z=(0.5, 0.6),
+            lamp_z=(belt - 0.25, belt - 0.2),
+        )
+    if shape == "bus":
+        belt = 1.15
+        return Profile(
+            lower=((0.0, 0.35), (0.0, belt), (1.0, belt), (1.0, 0.35), (0.99, 0.3), (0.01, 0.3)),
+            glass=((0.0, belt), (1.0, belt), (1.0, h - 0.35), (0.0, h - 0.35)),
+            glass_inset=0.0,
+            wheels=(0.2, 0.78),
+            wheel_radius=0.5,
+            pillars=(0.12, 0.24, 0.36, 0.48, 0.6, 0.72, 0.84),
+            plate_z=(0.6, 0.7),
+            lamp_z=(0.75, 0.9),
+            caps=(((0.0, h - 0.35), (1.0, h - 0.35), (1.0, h), (0.0, h)),),
+        )
+    if shape == "truck":
+        belt = 1.5
+        return Profile(
+            lower=((0.0, 0.5), (0.0, belt), (1.0, belt), (1.0, 0.55), (0.98, 0.45), (0.02, 0.45)),
+            glass=((0.78, belt), (1.0, belt), (1.0, min(h, 2.9) - 0.25), (0.8, min(h, 2.9) - 0.25)),
+            glass_inset=0.04,
+            wheels=(0.12, 0.26, 0.86),
+            wheel_radius=0.5,
+            pillars=(),
+            plate_z=(0.7, 0.8),
+            lamp_z=(0.85, 0.8),
+            caps=(
+                ((0.78, min(h, 2.9) - 0.25), (1.0, min(h, 2.9) - 0.25), (1.0, min(h, 2.9)), (0.8, min(h, 2.9))),
+                ((0.0, belt), (0.74, belt), (0.74, h), (0.0, h)),
+            ),
+        )
+    raise ValueError(f"no profile for body shape {shape!r}")
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.vertices: list[tuple[float, float, float]] = []
+        self.faces: list[Face] = []
+
+    def quad(self, points: list[tuple[float, float, float]], material: Material, normal: np.ndarray) -> None:
+        base = len(self.vertices)
+        self.vertices.extend(points)
+        n = normal / max(float(np.linalg.norm(normal)), 1e-9)
+        self.faces.append(
+            Face(tuple(range(base, base + len(points))), material, (float(n[0]), float(n[1]), float(n[2])))
+        )
+
+    def prism(self, profile: list[tuple[float, float]], half_at: list[float], material_sides: Material,
+              material_ring: list[Material]) -> None:  # fmt: skip
+        """Extrude a convex side profile (s, z in metres, anticlockwise seen from the left) across the width."""
+        n = len(profile)
+        centre = np.mean(np.asarray(profile), axis=0)
+        left = [(s, hw, z) for (s, z), hw in zip(profile, half_at, strict=True)]
+        right = [(s, -hw, z) for (s, z), hw in zip(profile, half_at, strict=True)]
+        for i in range(n):
+            j = (i + 1) % n
+            (s0, z0), (s1, z1) = profile[i], profile[j]
+            outward = np.array([z1 - z0, 0.0, -(s1 - s0)])
+            mid = np.array([(s0 + s1) / 2 - centre[0], 0.0, (z0 + z1) / 2 - centre[1]])
+            if float(outward @ mid) < 0:  # either winding: the normal points away from the centre
+                outward = -outward
+            self.quad([left[i], left[j], right[j], right[i]], material_ring[i], outward)
+        self.quad(left, material_sides, np.array([0.0, 1.0, 0.0]))
+        self.quad(right[::-1], material_sides, np.array([0.0, -1.0, 0.0]))
+
+
+def _inset(polygon: list[tuple[float, float]], margin: float) -> list[tuple[float, float]]:
+    """A convex polygon moved ``margin`` towards its centroid along each vertex's bisector (approximate)."""
+    c = np.mean(np.asarray(polygon), axis=0)
+    out = []
+    for p in polygon:
+        d = np.asarray(p) - c
+        length = float(np.linalg.norm(d))
+        out.append(tuple(c + d * max(length - margin, 0.05 * length) / max(length, 1e-9)))
+    return out  # type: ignore[return-value]
+
+
+def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
+    """The mesh of a body ``shape`` (sedan, suv, van, bus, truck) of the given size in metres."""
+    p = _profile(shape, height)
+    b = _Builder()
+    half = width / 2.0
+    # Tyres: dark blocks at each wheel, inside the body's width, reaching the road.
+    r = p.wheel_radius
+    for ws in p.wheels:
+        s = ws * length
+        for sign in (1.0, -1.0):
+            t0, t1 = sign * (half - 0.02), sign * (half - 0.27)
+            pts = [(s - r, t0, 0.0), (s + r, t0, 0.0), (s + r, t0, 2 * r), (s - r, t0, 2 * r)]
+            b.quad(pts if sign > 0 else pts[::-1], Material.TYRE, np.array([0.0, sign, 0.0]))
+            for face_s, normal in ((s + r, 1.0), (s - r, -1.0)):
+                quad = [(face_s, t0, 0.0), (face_s, t1, 0.0), (face_s, t1, 2 * r), (face_s, t0, 2 * r)]
+                b.quad(quad, Material.TYRE, np.array([normal, 0.0, 0.0]))
+    # Lower body: bumpers below 0.45 m are trim, the rest paint.
+    lower = [(sf * length, z) for sf, z in p.lower]
+    ring = []
+    for i in range(len(lower)):
+        j = (i + 1) % len(lower)
+        ring.append(Material.TRIM if max(lower[i][1], lower[j][1]) <= 0.45 else Material.PAINT)
+    b.prism(lower, [half] * len(lower), Material.PAINT, ring)
+    # Glasshouse: glass all round but its roof.
+    glass = [(sf * length, z) for sf, z in p.glass]
+    g_half = half - p.glass_inset
+    top_half = g_half - (0.12 if shape in ("sedan", "suv") else 0.02)
+    half_at = [g_half if z < height - 0.05 else top_half for _, z in glass]
+    ring = [Material.PAINT if min(glass[i][1], glass[(i + 1) % len(glass)][1]) >= height - 0.4 else Material.GLASS
+            for i in range(len(glass))]  # fmt: skip
+    if shape == "truck":
+        ring = [Material.GLASS if i == 1 else Material.PAINT for i in range(len(glass))]
+    b.prism(glass, half_at, Material.GLASS, ring)
+    for cap_profile in p.caps:
+        cap = [(sf * length, z) for sf, z in cap_profile]
+        b.prism(cap, [half - 0.02] * len(cap), Material.PAINT, [Material.PAINT] * len(cap))
+    # Pillars on the side windows, roof rails above them.
+    lean = (g_half - top_half) / max(height - glass[0][1], 0.1)
+    for pf in p.pillars:
+        s = pf * length
+        zs = [glass[0][1] + 0.02, height - 0.02]
+        for sign in (1.0, -1.0):
+            pts = [(s - 0.06, sign * (g_half + 0.005 - lean * (z - zs[0])), z) for z in zs]
+            pts += [(s + 0.06, sign * (g_half + 0.005 - lean * (z - zs[0])), z) for z in zs[::-1]]
+            b.quad(pts if sign > 0 else pts[::-1], Material.PAINT, np.array([0.0, sign, lean * sign]))
+    # Wheels on the sides: a dark disc with a lighter hub.
+    for ws in p.wheels:
+        s = ws * length
+        for sign in (1.0, -1.0):
+            for radius, mat in ((r * 0.98, Material.TYRE), (r * 0.58, Material.HUB)):
+                ring_pts = [(s + radius * math.cos(a), sign * (half + 0.01), r + radius * math.sin(a))
+                            for a in np.linspace(0, 2 * math.pi, 14, endpoint=False)]  # fmt: skip
+                b.quad(ring_pts if sign > 0 else ring_pts[::-1], mat, np.array([0.0, sign, 0.0]))
+    # Front: grille, lamps and plate; rear: lamps and plate.
+    front_s, rear_s = length + 0.01, -0.01
+    hz, tz = p.lamp_z
+    lamp_w = min(0.42, 0.22 * width)
+    for sign in (1.0, -1.0):
+        t_out, t_in = sign * (half - 0.08), sign * (half - 0.08 - lamp_w)
+        head = [
+            (front_s, t_out, hz - 0.07),
+            (front_s, t_in, hz - 0.07),
+            (front_s, t_in, hz + 0.07),
+            (front_s, t_out, hz + 0.07),
+        ]
+        b.quad(head if sign < 0 else head[::-1], Material.HEADLAMP, np.array([1.0, 0.0, 0.0]))
+        tail = [
+            (rear_s, t_out, tz - 0.08),
+            (rear_s, t_out, tz + 0.08),
+            (rear_s, t_in, tz + 0.08),
+            (rear_s, t_in, tz - 0.08),
+        ]
+        b.quad(tail if sign < 0 else tail[::-1], Material.TAILLAMP, np.array([-1.0, 0.0, 0.0]))
+    gw = 0.5 * width - lamp_w
+    grille = [
+        (front_s, gw / 2, hz - 0.18),
+        (front_s, -gw / 2, hz - 0.18),
+        (front_s, -gw / 2, hz + 0.06),
+        (front_s, gw / 2, hz + 0.06),
+    ]
+    b.quad(grille[::-1], Material.GRILLE, np.array([1.0, 0.0, 0.0]))
+    for s_face, z, normal in ((front_s + 0.005, p.plate_z[0], 1.0), (rear_s - 0.005, p.plate_z[1], -1.0)):
+        plate = [
+            (s_face, 0.22, z - 0.07),
+            (s_face, -0.22, z - 0.07),
+            (s_face, -0.22, z + 0.07),
+            (s_face, 0.22, z + 0.07),
+        ]
+        b.quad(plate[::-1] if normal > 0 else plate, Material.PLATE, np.array([normal, 0.0, 0.0]))
+        text = [(s_face + 0.003 * normal, 0.17, z - 0.035), (s_face + 0.003 * normal, -0.17, z - 0.035),
+                (s_face + 0.003 * normal, -0.17, z + 0.035), (s_face + 0.003 * normal, 0.17, z + 0.035)]  # fmt: skip
+        b.quad(text[::-1] if normal > 0 else text, Material.PLATE_TEXT, np.array([normal, 0.0, 0.0]))
+    return Mesh(np.asarray(b.vertices, dtype=np.float64), tuple(b.faces))
