@@ -80,7 +80,7 @@ def _profile(shape: str, height: float) -> Profile:
                 (1.0, 0.3),
                 (0.97, 0.2),
                 (0.03, 0.2),
-            ),  # fmt: skip
+            ),
             glass=((0.2, belt + 0.02), (0.78, belt), (0.6, h), (0.3, h)),
             glass_inset=0.1,
             wheels=(0.17, 0.8),
@@ -102,7 +102,7 @@ def _profile(shape: str, height: float) -> Profile:
                 (1.0, 0.35),
                 (0.97, 0.25),
                 (0.03, 0.25),
-            ),  # fmt: skip
+            ),
             glass=((0.02, belt), (0.82, belt), (0.68, h), (0.05, h)),
             glass_inset=0.08,
             wheels=(0.17, 0.8),
@@ -123,7 +123,7 @@ def _profile(shape: str, height: float) -> Profile:
                 (1.0, 0.32),
                 (0.97, 0.22),
                 (0.03, 0.22),
-            ),  # fmt: skip
+            ),
             glass=((0.0, belt), (0.86, belt), (0.74, h), (0.0, h)),
             glass_inset=0.05,
             wheels=(0.16, 0.82),
@@ -177,8 +177,13 @@ class _Builder:
             Face(tuple(range(base, base + len(points))), material, (float(n[0]), float(n[1]), float(n[2])))
         )
 
-    def prism(self, profile: list[tuple[float, float]], half_at: list[float], material_sides: Material,
-              material_ring: list[Material]) -> None:  # fmt: skip
+    def prism(
+        self,
+        profile: list[tuple[float, float]],
+        half_at: list[float],
+        material_sides: Material,
+        material_ring: list[Material],
+    ) -> None:
         """Extrude a convex side profile (s, z in metres, anticlockwise seen from the left) across the width."""
         n = len(profile)
         centre = np.mean(np.asarray(profile), axis=0)
@@ -194,17 +199,6 @@ class _Builder:
             self.quad([left[i], left[j], right[j], right[i]], material_ring[i], outward)
         self.quad(left, material_sides, np.array([0.0, 1.0, 0.0]))
         self.quad(right[::-1], material_sides, np.array([0.0, -1.0, 0.0]))
-
-
-def _inset(polygon: list[tuple[float, float]], margin: float) -> list[tuple[float, float]]:
-    """A convex polygon moved ``margin`` towards its centroid along each vertex's bisector (approximate)."""
-    c = np.mean(np.asarray(polygon), axis=0)
-    out = []
-    for p in polygon:
-        d = np.asarray(p) - c
-        length = float(np.linalg.norm(d))
-        out.append(tuple(c + d * max(length - margin, 0.05 * length) / max(length, 1e-9)))
-    return out  # type: ignore[return-value]
 
 
 def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
@@ -235,8 +229,10 @@ def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
     g_half = half - p.glass_inset
     top_half = g_half - (0.12 if shape in ("sedan", "suv") else 0.02)
     half_at = [g_half if z < height - 0.05 else top_half for _, z in glass]
-    ring = [Material.PAINT if min(glass[i][1], glass[(i + 1) % len(glass)][1]) >= height - 0.4 else Material.GLASS
-            for i in range(len(glass))]  # fmt: skip
+    ring = [
+        Material.PAINT if min(glass[i][1], glass[(i + 1) % len(glass)][1]) >= height - 0.4 else Material.GLASS
+        for i in range(len(glass))
+    ]
     if shape == "truck":
         ring = [Material.GLASS if i == 1 else Material.PAINT for i in range(len(glass))]
     b.prism(glass, half_at, Material.GLASS, ring)
@@ -257,8 +253,10 @@ def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
         s = ws * length
         for sign in (1.0, -1.0):
             for radius, mat in ((r * 0.98, Material.TYRE), (r * 0.58, Material.HUB)):
-                ring_pts = [(s + radius * math.cos(a), sign * (half + 0.01), r + radius * math.sin(a))
-                            for a in np.linspace(0, 2 * math.pi, 14, endpoint=False)]  # fmt: skip
+                ring_pts = [
+                    (s + radius * math.cos(a), sign * (half + 0.01), r + radius * math.sin(a))
+                    for a in np.linspace(0, 2 * math.pi, 14, endpoint=False)
+                ]
                 b.quad(ring_pts if sign > 0 else ring_pts[::-1], mat, np.array([0.0, sign, 0.0]))
     # Front: grille, lamps and plate; rear: lamps and plate.
     front_s, rear_s = length + 0.01, -0.01
@@ -296,7 +294,11 @@ def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
             (s_face, 0.22, z + 0.07),
         ]
         b.quad(plate[::-1] if normal > 0 else plate, Material.PLATE, np.array([normal, 0.0, 0.0]))
-        text = [(s_face + 0.003 * normal, 0.17, z - 0.035), (s_face + 0.003 * normal, -0.17, z - 0.035),
-                (s_face + 0.003 * normal, -0.17, z + 0.035), (s_face + 0.003 * normal, 0.17, z + 0.035)]  # fmt: skip
+        text = [
+            (s_face + 0.003 * normal, 0.17, z - 0.035),
+            (s_face + 0.003 * normal, -0.17, z - 0.035),
+            (s_face + 0.003 * normal, -0.17, z + 0.035),
+            (s_face + 0.003 * normal, 0.17, z + 0.035),
+        ]
         b.quad(text[::-1] if normal > 0 else text, Material.PLATE_TEXT, np.array([normal, 0.0, 0.0]))
     return Mesh(np.asarray(b.vertices, dtype=np.float64), tuple(b.faces))
