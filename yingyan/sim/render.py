@@ -21,6 +21,7 @@ from yingyan.sim.traffic import IncidentRecord, Trajectories
 from yingyan.sim.vehicles import Material, Mesh, build_mesh
 
 MAX_RANGE_M = 400.0
+OPTICS_BLUR_PX = 0.0  # lens softness at 1280 px wide (Gaussian sigma, scaled with the width); sharper is what YOLOX-nano sees best
 
 # Palettes (BGR): cars are mostly white, silver, black and grey.
 CAR_COLOURS: tuple[tuple[tuple[float, float, float], float], ...] = (
@@ -44,7 +45,7 @@ MATERIAL_COLOUR: dict[Material, tuple[float, float, float]] = {
     Material.TYRE: (24.0, 24.0, 26.0),
     Material.TRIM: (44.0, 44.0, 46.0),
     Material.HEADLAMP: (205.0, 210.0, 212.0),
-    Material.TAILLAMP: (35.0, 35.0, 165.0),
+    Material.TAILLAMP: (45.0, 45.0, 195.0),
     Material.GRILLE: (30.0, 30.0, 32.0),
     Material.HUB: (165.0, 165.0, 170.0),
 }
@@ -431,7 +432,8 @@ class CameraRenderer:
             if is_rear and braking:
                 colour = (60.0, 60.0, 255.0)
             for p in pix:
-                cv2.circle(frame, (int(p[0]), int(p[1])), radius, colour, -1, cv2.LINE_AA)
+                if info.shape == "motorcycle":  # bodies with meshes carry their lamps as faces
+                    cv2.circle(frame, (int(p[0]), int(p[1])), radius, colour, -1, cv2.LINE_AA)
                 if on and glow is not None:
                     strength = 1.0 if not is_rear else (0.8 if braking else 0.45)
                     g = (colour[0] * strength, colour[1] * strength, colour[2] * strength)
@@ -497,6 +499,8 @@ class CameraRenderer:
     def _camera_effects(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         cond = self.scenario.conditions
         offset: np.ndarray | None = None
+        if OPTICS_BLUR_PX > 0:
+            frame = cv2.GaussianBlur(frame, (0, 0), OPTICS_BLUR_PX * self.camera.width / 1280.0)
         if self._rain:
             frame = cv2.addWeighted(frame, 0.82, np.full_like(frame, 128), 0.18, 0.0)
             frame = cv2.add(frame, self._rain[int(self.rng.integers(len(self._rain)))])

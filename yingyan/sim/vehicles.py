@@ -248,10 +248,18 @@ def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
             pts = [(s - 0.06, sign * (g_half + 0.005 - lean * (z - zs[0])), z) for z in zs]
             pts += [(s + 0.06, sign * (g_half + 0.005 - lean * (z - zs[0])), z) for z in zs[::-1]]
             b.quad(pts if sign > 0 else pts[::-1], Material.PAINT, np.array([0.0, sign, lean * sign]))
-    # Wheels on the sides: a dark disc with a lighter hub.
+    # A dark sill along each side, then the wheels: a wheel arch, a dark tyre and a lighter hub.
+    z_sill = lower[-1][1]
+    for sign in (1.0, -1.0):
+        sill = [(0.04 * length, sign * (half + 0.005), z_sill), (0.96 * length, sign * (half + 0.005), z_sill)]
+        sill += [(0.96 * length, sign * (half + 0.005), z_sill + 0.16), (0.04 * length, sign * (half + 0.005), z_sill + 0.16)]
+        b.quad(sill, Material.TRIM, np.array([0.0, sign, 0.0]))
     for ws in p.wheels:
         s = ws * length
         for sign in (1.0, -1.0):
+            arch = [(s + 1.18 * r * math.cos(a), sign * (half + 0.008), r + 1.18 * r * math.sin(a))
+                    for a in np.linspace(0, math.pi, 8)]
+            b.quad(arch if sign > 0 else arch[::-1], Material.GRILLE, np.array([0.0, sign, 0.0]))
             for radius, mat in ((r * 0.98, Material.TYRE), (r * 0.58, Material.HUB)):
                 ring_pts = [
                     (s + radius * math.cos(a), sign * (half + 0.01), r + radius * math.sin(a))
@@ -272,10 +280,10 @@ def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
         ]
         b.quad(head if sign < 0 else head[::-1], Material.HEADLAMP, np.array([1.0, 0.0, 0.0]))
         tail = [
-            (rear_s, t_out, tz - 0.08),
-            (rear_s, t_out, tz + 0.08),
-            (rear_s, t_in, tz + 0.08),
-            (rear_s, t_in, tz - 0.08),
+            (rear_s, t_out, tz - 0.11),
+            (rear_s, t_out, tz + 0.05),
+            (rear_s, t_in, tz + 0.05),
+            (rear_s, t_in, tz - 0.11),
         ]
         b.quad(tail if sign < 0 else tail[::-1], Material.TAILLAMP, np.array([-1.0, 0.0, 0.0]))
     gw = 0.5 * width - lamp_w
