@@ -21,7 +21,9 @@ from yingyan.sim.traffic import IncidentRecord, Trajectories
 from yingyan.sim.vehicles import Material, Mesh, build_mesh
 
 MAX_RANGE_M = 400.0
-OPTICS_BLUR_PX = 0.0  # lens softness at 1280 px wide (Gaussian sigma, scaled with the width); sharper is what YOLOX-nano sees best
+OPTICS_BLUR_PX = (
+    0.0  # lens softness at 1280 px wide (Gaussian sigma, scaled with the width); sharper is what YOLOX-nano sees best
+)
 
 # Palettes (BGR): cars are mostly white, silver, black and grey.
 CAR_COLOURS: tuple[tuple[tuple[float, float, float], float], ...] = (
@@ -61,12 +63,18 @@ class _MeshData:
     mesh: Mesh
     centres: np.ndarray  # (F, 3)
     normals: np.ndarray  # (F, 3)
+    seen_from_front: np.ndarray  # face order when the camera is ahead of the vehicle: rear solids first
+    seen_from_rear: np.ndarray  # and when it is behind: front solids first
 
 
 def _prepare(mesh: Mesh) -> _MeshData:
     centres = np.array([mesh.vertices[list(f.index)].mean(axis=0) for f in mesh.faces])
     normals = np.array([f.normal for f in mesh.faces])
-    return _MeshData(mesh, centres, normals)
+    rank = {0: 0, -1: 1, 1: 2, 2: 3}
+    from_front = sorted(range(len(mesh.faces)), key=lambda i: rank[mesh.faces[i].part])
+    rank = {0: 0, 1: 1, -1: 2, 2: 3}
+    from_rear = sorted(range(len(mesh.faces)), key=lambda i: rank[mesh.faces[i].part])
+    return _MeshData(mesh, centres, normals, np.asarray(from_front), np.asarray(from_rear))
 
 
 @dataclass(frozen=True)
@@ -385,7 +393,10 @@ class CameraRenderer:
         paint = np.asarray(self._colours[body.index])
         plate, text = YELLOW_PLATE if info.cls in ("bus", "truck") else BLUE_PLATE
         braking = bool(signals & 8)
-        for f in np.nonzero(cos_view > 0.0)[0]:
+        ahead = float((cam.c[:2] - body.rear) @ h) > 0.5 * info.length_m
+        for f in data.seen_from_front if ahead else data.seen_from_rear:
+            if cos_view[f] <= 0.0:
+                continue
             face = data.mesh.faces[f]
             m = face.material
             if m is Material.PAINT:

@@ -39,6 +39,7 @@ class Face:
     index: tuple[int, ...]
     material: Material
     normal: tuple[float, float, float]
+    part: int = 0  # 0 the body, 1 a front solid, -1 a rear solid (the nearer drawn last), 2 details on top
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Profile:
     plate_z: tuple[float, float]  # heights of the front and rear plates' centres (m)
     lamp_z: tuple[float, float]  # heights of head and tail lamps' centres (m)
     caps: tuple[tuple[tuple[float, float], ...], ...] = ()  # convex painted solids: roofs above glass, cargo boxes
+    chassis: tuple[tuple[float, float], ...] = ()  # convex dark frame under a cargo box, set in from the sides
 
 
 def _profile(shape: str, height: float) -> Profile:
@@ -148,18 +150,19 @@ def _profile(shape: str, height: float) -> Profile:
     if shape == "truck":
         belt = 1.5
         return Profile(
-            lower=((0.0, 0.5), (0.0, belt), (1.0, belt), (1.0, 0.55), (0.98, 0.45), (0.02, 0.45)),
+            lower=((0.75, 0.45), (0.75, belt), (1.0, belt), (1.0, 0.55), (0.98, 0.45)),
             glass=((0.78, belt), (1.0, belt), (1.0, min(h, 2.9) - 0.25), (0.8, min(h, 2.9) - 0.25)),
             glass_inset=0.04,
             wheels=(0.12, 0.26, 0.86),
             wheel_radius=0.5,
             pillars=(),
             plate_z=(0.7, 0.8),
-            lamp_z=(0.85, 0.8),
+            lamp_z=(0.85, 1.2),
             caps=(
                 ((0.78, min(h, 2.9) - 0.25), (1.0, min(h, 2.9) - 0.25), (1.0, min(h, 2.9)), (0.8, min(h, 2.9))),
-                ((0.0, belt), (0.74, belt), (0.74, h), (0.0, h)),
+                ((0.0, 1.1), (0.73, 1.1), (0.73, h), (0.0, h)),
             ),
+            chassis=((0.0, 0.5), (0.76, 0.5), (0.76, 1.1), (0.0, 1.1)),
         )
     raise ValueError(f"no profile for body shape {shape!r}")
 
@@ -168,13 +171,14 @@ class _Builder:
     def __init__(self) -> None:
         self.vertices: list[tuple[float, float, float]] = []
         self.faces: list[Face] = []
+        self.part = 0
 
     def quad(self, points: list[tuple[float, float, float]], material: Material, normal: np.ndarray) -> None:
         base = len(self.vertices)
         self.vertices.extend(points)
         n = normal / max(float(np.linalg.norm(normal)), 1e-9)
         self.faces.append(
-            Face(tuple(range(base, base + len(points))), material, (float(n[0]), float(n[1]), float(n[2])))
+            Face(tuple(range(base, base + len(points))), material, (float(n[0]), float(n[1]), float(n[2])), self.part)
         )
 
     def prism(
@@ -217,7 +221,12 @@ def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
             for face_s, normal in ((s + r, 1.0), (s - r, -1.0)):
                 quad = [(face_s, t0, 0.0), (face_s, t1, 0.0), (face_s, t1, 2 * r), (face_s, t0, 2 * r)]
                 b.quad(quad, Material.TYRE, np.array([normal, 0.0, 0.0]))
-    # Lower body: bumpers below 0.45 m are trim, the rest paint.
+    if p.chassis:
+        frame = [(sf * length, z) for sf, z in p.chassis]
+        b.prism(frame, [half - 0.35] * len(frame), Material.TRIM, [Material.TRIM] * len(frame))
+    # Lower body: bumpers below 0.45 m are trim, the rest paint. A lorry's cab is a front solid, its box a rear one.
+    lorry = shape == "truck"
+    b.part = 1 if lorry else 0
     lower = [(sf * length, z) for sf, z in p.lower]
     ring = []
     for i in range(len(lower)):
@@ -236,9 +245,26 @@ def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
     if shape == "truck":
         ring = [Material.GLASS if i == 1 else Material.PAINT for i in range(len(glass))]
     b.prism(glass, half_at, Material.GLASS, ring)
-    for cap_profile in p.caps:
+    for k, cap_profile in enumerate(p.caps):
+        b.part = (1 if k == 0 else -1) if lorry else 0
         cap = [(sf * length, z) for sf, z in cap_profile]
         b.prism(cap, [half - 0.02] * len(cap), Material.PAINT, [Material.PAINT] * len(cap))
+    b.part = 2
+    if p.chassis:  # a lorry's rear: underrun bar and the seam between the cargo doors
+        bar = [
+            (-0.02, half - 0.1, 0.48),
+            (-0.02, -half + 0.1, 0.48),
+            (-0.02, -half + 0.1, 0.62),
+            (-0.02, half - 0.1, 0.62),
+        ]
+        b.quad(bar, Material.TRIM, np.array([-1.0, 0.0, 0.0]))
+        seam = [
+            (-0.012, 0.03, 1.15),
+            (-0.012, -0.03, 1.15),
+            (-0.012, -0.03, height - 0.06),
+            (-0.012, 0.03, height - 0.06),
+        ]
+        b.quad(seam, Material.GRILLE, np.array([-1.0, 0.0, 0.0]))
     # Pillars on the side windows, roof rails above them.
     lean = (g_half - top_half) / max(height - glass[0][1], 0.1)
     for pf in p.pillars:
@@ -252,13 +278,18 @@ def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
     z_sill = lower[-1][1]
     for sign in (1.0, -1.0):
         sill = [(0.04 * length, sign * (half + 0.005), z_sill), (0.96 * length, sign * (half + 0.005), z_sill)]
-        sill += [(0.96 * length, sign * (half + 0.005), z_sill + 0.16), (0.04 * length, sign * (half + 0.005), z_sill + 0.16)]
+        sill += [
+            (0.96 * length, sign * (half + 0.005), z_sill + 0.16),
+            (0.04 * length, sign * (half + 0.005), z_sill + 0.16),
+        ]
         b.quad(sill, Material.TRIM, np.array([0.0, sign, 0.0]))
     for ws in p.wheels:
         s = ws * length
         for sign in (1.0, -1.0):
-            arch = [(s + 1.18 * r * math.cos(a), sign * (half + 0.008), r + 1.18 * r * math.sin(a))
-                    for a in np.linspace(0, math.pi, 8)]
+            arch = [
+                (s + 1.18 * r * math.cos(a), sign * (half + 0.008), r + 1.18 * r * math.sin(a))
+                for a in np.linspace(0, math.pi, 8)
+            ]
             b.quad(arch if sign > 0 else arch[::-1], Material.GRILLE, np.array([0.0, sign, 0.0]))
             for radius, mat in ((r * 0.98, Material.TYRE), (r * 0.58, Material.HUB)):
                 ring_pts = [
