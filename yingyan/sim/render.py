@@ -50,6 +50,7 @@ MATERIAL_COLOUR: dict[Material, tuple[float, float, float]] = {
     Material.TAILLAMP: (45.0, 45.0, 195.0),
     Material.GRILLE: (30.0, 30.0, 32.0),
     Material.HUB: (165.0, 165.0, 170.0),
+    Material.SIGN_TEXT: (40.0, 170.0, 255.0),
 }
 GLOSS: dict[Material, float] = {Material.PAINT: 0.45, Material.GLASS: 0.9, Material.HEADLAMP: 0.6, Material.HUB: 0.3}
 BLUE_PLATE = ((150.0, 70.0, 15.0), (235.0, 235.0, 235.0))  # cars: white on blue

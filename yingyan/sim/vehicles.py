@@ -30,6 +30,7 @@ class Material(IntEnum):
     GRILLE = 7
     HUB = 8
     PLATE_TEXT = 9
+    SIGN_TEXT = 10  # a bus's destination display
 
 
 @dataclass(frozen=True)
@@ -258,13 +259,15 @@ def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
             (-0.02, half - 0.1, 0.62),
         ]
         b.quad(bar, Material.TRIM, np.array([-1.0, 0.0, 0.0]))
-        seam = [
-            (-0.012, 0.03, 1.15),
-            (-0.012, -0.03, 1.15),
-            (-0.012, -0.03, height - 0.06),
-            (-0.012, 0.03, height - 0.06),
-        ]
-        b.quad(seam, Material.GRILLE, np.array([-1.0, 0.0, 0.0]))
+        for t in (0.0, 0.3 * half, -0.3 * half, 0.85 * half, -0.85 * half):  # door seam and locking bars
+            w = 0.03 if t == 0.0 else 0.02
+            bar_v = [
+                (-0.012, t + w, 1.15),
+                (-0.012, t - w, 1.15),
+                (-0.012, t - w, height - 0.06),
+                (-0.012, t + w, height - 0.06),
+            ]
+            b.quad(bar_v, Material.GRILLE if t == 0.0 else Material.TRIM, np.array([-1.0, 0.0, 0.0]))
     # Pillars on the side windows, roof rails above them.
     lean = (g_half - top_half) / max(height - glass[0][1], 0.1)
     for pf in p.pillars:
@@ -274,6 +277,33 @@ def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
             pts = [(s - 0.06, sign * (g_half + 0.005 - lean * (z - zs[0])), z) for z in zs]
             pts += [(s + 0.06, sign * (g_half + 0.005 - lean * (z - zs[0])), z) for z in zs[::-1]]
             b.quad(pts if sign > 0 else pts[::-1], Material.PAINT, np.array([0.0, sign, lean * sign]))
+    if shape == "bus":  # a deep windscreen, the destination sign above it, and the doors on the kerb side
+        f = length + 0.012
+        screen = [(f, half - 0.1, 0.9), (f, -half + 0.1, 0.9), (f, -half + 0.1, 1.2), (f, half - 0.1, 1.2)]
+        b.quad(screen, Material.GLASS, np.array([1.0, 0.0, 0.0]))
+        sign_z = (height - 0.32, height - 0.08)
+        board = [
+            (f, half - 0.25, sign_z[0]),
+            (f, -half + 0.25, sign_z[0]),
+            (f, -half + 0.25, sign_z[1]),
+            (f, half - 0.25, sign_z[1]),
+        ]
+        b.quad(board, Material.GRILLE, np.array([1.0, 0.0, 0.0]))
+        text = [
+            (f + 0.003, 0.6, sign_z[0] + 0.07),
+            (f + 0.003, -0.6, sign_z[0] + 0.07),
+            (f + 0.003, -0.6, sign_z[1] - 0.07),
+            (f + 0.003, 0.6, sign_z[1] - 0.07),
+        ]
+        b.quad(text, Material.SIGN_TEXT, np.array([1.0, 0.0, 0.0]))
+        for s0 in (0.86 * length, 0.45 * length):
+            door = [
+                (s0, -half - 0.012, 0.35),
+                (s0 + 1.1, -half - 0.012, 0.35),
+                (s0 + 1.1, -half - 0.012, height - 0.4),
+                (s0, -half - 0.012, height - 0.4),
+            ]
+            b.quad(door, Material.GLASS, np.array([0.0, -1.0, 0.0]))
     # A dark sill along each side, then the wheels: a wheel arch, a dark tyre and a lighter hub.
     z_sill = lower[-1][1]
     for sign in (1.0, -1.0):
