@@ -54,9 +54,9 @@ def test_videos_decode_with_the_declared_size_rate_and_length(night_rendered: Pa
         assert (frames[0].width, frames[0].height) == (320, 180)
         times = [f.time for f in frames]
         assert times[1] - times[0] == pytest.approx(1 / cam["fps"])
-        # Night: a dark image with a few bright lights.
+        # Night: a dim image (the camera's gain lifts it to at most mid-grey) with a few bright lights.
         image = frames[len(frames) // 2].to_ndarray(format="bgr24")
-        assert image.mean() < 70 and (image.max(axis=2) > 200).sum() > 5
+        assert image.mean() < 90 and (image.max(axis=2) > 200).sum() > 5
 
 
 def test_boxes_lie_inside_the_frame_and_on_the_measured_lanes(night_rendered: Path) -> None:

@@ -21,6 +21,8 @@ from yingyan.sim.traffic import IncidentRecord, Trajectories
 from yingyan.sim.vehicles import Material, Mesh, build_mesh
 
 MAX_RANGE_M = 400.0
+EXPOSURE_TARGET = 70.0  # mean grey level auto exposure aims at (real night clips of lit roads: 50-70)
+MAX_GAIN = 3.0  # the most gain a camera adds in the dark
 OPTICS_BLUR_PX = (
     0.0  # lens softness at 1280 px wide (Gaussian sigma, scaled with the width); sharper is what YOLOX-nano sees best
 )
@@ -183,8 +185,13 @@ class CameraRenderer:
         self._meshes: dict[tuple[str, float, float, float], _MeshData] = {}
         h, w = camera.height, camera.width
         cond = scenario.conditions
+        # Auto exposure: the camera's gain brings the scene's mean brightness up towards mid-grey (a
+        # night scene to a dim but readable picture), and amplifies the sensor's noise with it.
+        mean = float(cv2.cvtColor(self.background, cv2.COLOR_BGR2GRAY).mean())
+        self.gain = float(np.clip(EXPOSURE_TARGET / max(mean, 1.0), 1.0, MAX_GAIN))
+        sigma = cond.noise_sigma * math.sqrt(self.gain)
         self._noise = (
-            [self.rng.normal(0, cond.noise_sigma, (h, w, 1)).astype(np.int16) for _ in range(8)]
+            [self.rng.normal(0, sigma, (h, w, 1)).astype(np.int16) for _ in range(8)]
             if cond.noise_sigma > 0
             else []
         )
@@ -252,7 +259,8 @@ class CameraRenderer:
             if box is not None:
                 boxes.append(box)
         if glow is not None:
-            glow = cv2.GaussianBlur(glow, (0, 0), 3.0)
+            # Glow and beams are light in the scene: the camera's gain brightens them with the rest.
+            glow = cv2.GaussianBlur(glow, (0, 0), 3.0) / self.gain
             frame = cv2.add(frame, np.clip(glow, 0, 255).astype(np.uint8))
         frame, offset = self._camera_effects(frame)
         if offset is not None:
@@ -447,9 +455,9 @@ class CameraRenderer:
                 if info.shape == "motorcycle":  # bodies with meshes carry their lamps as faces
                     cv2.circle(frame, (int(p[0]), int(p[1])), radius, colour, -1, cv2.LINE_AA)
                 if on and glow is not None:
-                    strength = 1.0 if not is_rear else (0.8 if braking else 0.45)
+                    strength = 0.6 if not is_rear else (0.8 if braking else 0.45)
                     g = (colour[0] * strength, colour[1] * strength, colour[2] * strength)
-                    cv2.circle(glow, (int(p[0]), int(p[1])), radius * 3, g, -1, cv2.LINE_AA)
+                    cv2.circle(glow, (int(p[0]), int(p[1])), radius * 2, g, -1, cv2.LINE_AA)
             if not is_rear and lit and glow is not None:
                 # Light thrown on the road ahead of the vehicle.
                 beam = np.array(
@@ -523,6 +531,8 @@ class CameraRenderer:
             offset = self._shake.copy()
             m = np.array([[1.0, 0.0, offset[0]], [0.0, 1.0, offset[1]]], np.float32)
             frame = cv2.warpAffine(frame, m, (frame.shape[1], frame.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+        if self.gain > 1.0:
+            frame = cv2.convertScaleAbs(frame, alpha=self.gain)
         if self._noise:
             noise = self._noise[int(self.rng.integers(len(self._noise)))]
             frame = np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8)

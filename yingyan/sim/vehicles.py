@@ -177,6 +177,16 @@ class _Builder:
     def quad(self, points: list[tuple[float, float, float]], material: Material, normal: np.ndarray) -> None:
         base = len(self.vertices)
         self.vertices.extend(points)
+        # The polygon's own normal (Newell's method), turned to the side ``normal`` says is out.
+        pts = np.asarray(points, dtype=float)
+        nxt = np.roll(pts, -1, axis=0)
+        own = np.array([
+            np.sum((pts[:, 1] - nxt[:, 1]) * (pts[:, 2] + nxt[:, 2])),
+            np.sum((pts[:, 2] - nxt[:, 2]) * (pts[:, 0] + nxt[:, 0])),
+            np.sum((pts[:, 0] - nxt[:, 0]) * (pts[:, 1] + nxt[:, 1])),
+        ])  # fmt: skip
+        if float(np.linalg.norm(own)) > 1e-9:
+            normal = own if float(own @ normal) >= 0 else -own
         n = normal / max(float(np.linalg.norm(normal)), 1e-9)
         self.faces.append(
             Face(tuple(range(base, base + len(points))), material, (float(n[0]), float(n[1]), float(n[2])), self.part)
@@ -276,7 +286,7 @@ def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
         for sign in (1.0, -1.0):
             pts = [(s - 0.06, sign * (g_half + 0.005 - lean * (z - zs[0])), z) for z in zs]
             pts += [(s + 0.06, sign * (g_half + 0.005 - lean * (z - zs[0])), z) for z in zs[::-1]]
-            b.quad(pts if sign > 0 else pts[::-1], Material.PAINT, np.array([0.0, sign, lean * sign]))
+            b.quad(pts if sign > 0 else pts[::-1], Material.PAINT, np.array([0.0, sign, lean]))
     if shape == "bus":  # a deep windscreen, the destination sign above it, and the doors on the kerb side
         f = length + 0.012
         screen = [(f, half - 0.1, 0.9), (f, -half + 0.1, 0.9), (f, -half + 0.1, 1.2), (f, half - 0.1, 1.2)]
