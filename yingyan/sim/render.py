@@ -196,6 +196,7 @@ class CameraRenderer:
             else []
         )
         self._rain = self._rain_layers() if cond.weather is Weather.RAIN else []
+        self._streak_light = min(1.0, float(np.mean(self.look.light)) / 0.8)  # rain by day: the look's 0.8
         self._shake = np.zeros(2)
         self._shake_v = np.zeros(2)
         self._closures = [i for i in traj.incidents if i.type is IncidentType.LANE_CLOSURE and i.start_s is not None]
@@ -522,8 +523,13 @@ class CameraRenderer:
         if OPTICS_BLUR_PX > 0:
             frame = cv2.GaussianBlur(frame, (0, 0), OPTICS_BLUR_PX * self.camera.width / 1280.0)
         if self._rain:
-            frame = cv2.addWeighted(frame, 0.82, np.full_like(frame, 128), 0.18, 0.0)
-            frame = cv2.add(frame, self._rain[int(self.rng.integers(len(self._rain)))])
+            # Rain scatters the light there is: a veil of the scene's own mean colour, and streaks as
+            # bright as the ambient light makes them (faint at night, where the camera's gain lifts them).
+            veil = np.full_like(frame, 0, dtype=np.uint8)
+            veil[:] = np.asarray(cv2.mean(frame)[:3], dtype=np.float64).round().astype(np.uint8)
+            frame = cv2.addWeighted(frame, 0.82, veil, 0.18, 0.0)
+            streaks = self._rain[int(self.rng.integers(len(self._rain)))]
+            frame = cv2.scaleAdd(streaks, self._streak_light, frame) if self._streak_light < 1.0 else cv2.add(frame, streaks)
         if cond.shake_px > 0:
             # Damped random walk: wind sways the pole.
             self._shake_v = 0.8 * self._shake_v + self.rng.normal(0, 0.5 * cond.shake_px, 2) - 0.25 * self._shake
