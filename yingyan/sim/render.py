@@ -251,9 +251,10 @@ class CameraRenderer:
         dist = np.hypot(dx[order], dy[order])
         order = order[np.argsort(-dist)]
         bodies = [self._body(int(vid[i]), float(xs[i]), float(ys[i]), float(ang[i])) for i in order]
-        if self.look.shadows:
-            for body in bodies:
+        for body in bodies:
+            if self.look.shadows:
                 self._shadow(frame, body.corners[0])
+            self._contact_shadow(frame, body)
         boxes: list[GroundTruthBox] = []
         for i, body in zip(order, bodies, strict=True):
             box = self._draw_vehicle(frame, glow, body, int(sig[i]))
@@ -311,6 +312,19 @@ class CameraRenderer:
             return
         hull2d = cv2.convexHull(np.round(pix * (1 << SHIFT)).astype(np.int32))
         cv2.fillConvexPoly(frame, hull2d, (36, 37, 40), lineType=cv2.LINE_AA, shift=SHIFT)
+
+    def _contact_shadow(self, frame: np.ndarray, body: _Body) -> None:
+        """The road under a vehicle, which no light reaches whatever the weather."""
+        hull = body.corners[0]
+        foot = hull[::2, :2]  # the four corners on the road (z0 of each s, t)
+        centre = foot.mean(axis=0)
+        foot = centre + (foot - centre) * 1.04
+        pix, depth = self.camera.project(np.column_stack([foot, np.zeros(len(foot))]))
+        if (depth < 1.0).any():
+            return
+        light = self.look.light
+        hull2d = cv2.convexHull(np.round(pix * (1 << SHIFT)).astype(np.int32))
+        cv2.fillConvexPoly(frame, hull2d, (22 * light[0], 22 * light[1], 24 * light[2]), lineType=cv2.LINE_AA, shift=SHIFT)
 
     def _draw_vehicle(
         self, frame: np.ndarray, glow: np.ndarray | None, body: _Body, signals: int
