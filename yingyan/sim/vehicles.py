@@ -255,6 +255,8 @@ def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
     ]
     if shape == "truck":
         ring = [Material.GLASS if i == 1 else Material.PAINT for i in range(len(glass))]
+    if shape == "bus":  # the rear is the engine's: painted, with a window above it (a detail, below)
+        ring[3] = Material.PAINT
     b.prism(glass, half_at, Material.GLASS, ring)
     for k, cap_profile in enumerate(p.caps):
         b.part = (1 if k == 0 else -1) if lorry else 0
@@ -288,6 +290,16 @@ def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
             pts += [(s + 0.06, sign * (g_half + 0.005 - lean * (z - zs[0])), z) for z in zs[::-1]]
             b.quad(pts if sign > 0 else pts[::-1], Material.PAINT, np.array([0.0, sign, lean]))
     if shape == "bus":  # a deep windscreen, the destination sign above it, and the doors on the kerb side
+        r_s = -0.012
+        window = [
+            (r_s, half - 0.3, height - 1.25),
+            (r_s, half - 0.3, height - 0.55),
+            (r_s, -half + 0.3, height - 0.55),
+            (r_s, -half + 0.3, height - 1.25),
+        ]
+        b.quad(window, Material.GLASS, np.array([-1.0, 0.0, 0.0]))
+        engine = [(r_s, 0.6, 0.5), (r_s, 0.6, 0.95), (r_s, -0.6, 0.95), (r_s, -0.6, 0.5)]
+        b.quad(engine, Material.GRILLE, np.array([-1.0, 0.0, 0.0]))
         f = length + 0.012
         screen = [(f, half - 0.1, 0.9), (f, -half + 0.1, 0.9), (f, -half + 0.1, 1.2), (f, half - 0.1, 1.2)]
         b.quad(screen, Material.GLASS, np.array([1.0, 0.0, 0.0]))
