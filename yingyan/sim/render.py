@@ -191,9 +191,7 @@ class CameraRenderer:
         self.gain = float(np.clip(EXPOSURE_TARGET / max(mean, 1.0), 1.0, MAX_GAIN))
         sigma = cond.noise_sigma * math.sqrt(self.gain)
         self._noise = (
-            [self.rng.normal(0, sigma, (h, w, 1)).astype(np.int16) for _ in range(8)]
-            if cond.noise_sigma > 0
-            else []
+            [self.rng.normal(0, sigma, (h, w, 1)).astype(np.int16) for _ in range(8)] if cond.noise_sigma > 0 else []
         )
         self._rain = self._rain_layers() if cond.weather is Weather.RAIN else []
         self._streak_light = min(1.0, float(np.mean(self.look.light)) / 0.8)  # rain by day: the look's 0.8
@@ -324,7 +322,9 @@ class CameraRenderer:
             return
         light = self.look.light
         hull2d = cv2.convexHull(np.round(pix * (1 << SHIFT)).astype(np.int32))
-        cv2.fillConvexPoly(frame, hull2d, (22 * light[0], 22 * light[1], 24 * light[2]), lineType=cv2.LINE_AA, shift=SHIFT)
+        cv2.fillConvexPoly(
+            frame, hull2d, (22 * light[0], 22 * light[1], 24 * light[2]), lineType=cv2.LINE_AA, shift=SHIFT
+        )
 
     def _draw_vehicle(
         self, frame: np.ndarray, glow: np.ndarray | None, body: _Body, signals: int
@@ -543,7 +543,11 @@ class CameraRenderer:
             veil[:] = np.asarray(cv2.mean(frame)[:3], dtype=np.float64).round().astype(np.uint8)
             frame = cv2.addWeighted(frame, 0.82, veil, 0.18, 0.0)
             streaks = self._rain[int(self.rng.integers(len(self._rain)))]
-            frame = cv2.scaleAdd(streaks, self._streak_light, frame) if self._streak_light < 1.0 else cv2.add(frame, streaks)
+            frame = (
+                cv2.scaleAdd(streaks, self._streak_light, frame)
+                if self._streak_light < 1.0
+                else cv2.add(frame, streaks)
+            )
         if cond.shake_px > 0:
             # Damped random walk: wind sways the pole.
             self._shake_v = 0.8 * self._shake_v + self.rng.normal(0, 0.5 * cond.shake_px, 2) - 0.25 * self._shake

@@ -192,6 +192,11 @@ class _Builder:
             Face(tuple(range(base, base + len(points))), material, (float(n[0]), float(n[1]), float(n[2])), self.part)
         )
 
+    def rect(self, s: float, t: tuple[float, float], z: tuple[float, float], material: Material) -> None:
+        """A rectangle across an end of the body at ``s`` (front when s > 0, rear when below), facing out."""
+        pts = [(s, t[0], z[0]), (s, t[1], z[0]), (s, t[1], z[1]), (s, t[0], z[1])]
+        self.quad(pts, material, np.array([1.0 if s > 0 else -1.0, 0.0, 0.0]))
+
     def prism(
         self,
         profile: list[tuple[float, float]],
@@ -349,47 +354,20 @@ def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
                     for a in np.linspace(0, 2 * math.pi, 14, endpoint=False)
                 ]
                 b.quad(ring_pts if sign > 0 else ring_pts[::-1], mat, np.array([0.0, sign, 0.0]))
-    # Front: grille, lamps and plate; rear: lamps and plate.
+    # Front: grille in a bright surround, lamps in dark housings, plate; rear: lamps in housings, plate.
     front_s, rear_s = length + 0.01, -0.01
     hz, tz = p.lamp_z
     lamp_w = min(0.42, 0.22 * width)
     for sign in (1.0, -1.0):
         t_out, t_in = sign * (half - 0.08), sign * (half - 0.08 - lamp_w)
-        head = [
-            (front_s, t_out, hz - 0.07),
-            (front_s, t_in, hz - 0.07),
-            (front_s, t_in, hz + 0.07),
-            (front_s, t_out, hz + 0.07),
-        ]
-        b.quad(head if sign < 0 else head[::-1], Material.HEADLAMP, np.array([1.0, 0.0, 0.0]))
-        tail = [
-            (rear_s, t_out, tz - 0.11),
-            (rear_s, t_out, tz + 0.05),
-            (rear_s, t_in, tz + 0.05),
-            (rear_s, t_in, tz - 0.11),
-        ]
-        b.quad(tail if sign < 0 else tail[::-1], Material.TAILLAMP, np.array([-1.0, 0.0, 0.0]))
+        b.rect(front_s, (t_out + sign * 0.03, t_in - sign * 0.03), (hz - 0.1, hz + 0.1), Material.TRIM)
+        b.rect(front_s + 0.003, (t_out, t_in), (hz - 0.07, hz + 0.07), Material.HEADLAMP)
+        b.rect(rear_s, (t_out + sign * 0.03, t_in - sign * 0.03), (tz - 0.14, tz + 0.08), Material.TRIM)
+        b.rect(rear_s - 0.003, (t_out, t_in), (tz - 0.11, tz + 0.05), Material.TAILLAMP)
     gw = 0.5 * width - lamp_w
-    grille = [
-        (front_s, gw / 2, hz - 0.18),
-        (front_s, -gw / 2, hz - 0.18),
-        (front_s, -gw / 2, hz + 0.06),
-        (front_s, gw / 2, hz + 0.06),
-    ]
-    b.quad(grille[::-1], Material.GRILLE, np.array([1.0, 0.0, 0.0]))
-    for s_face, z, normal in ((front_s + 0.005, p.plate_z[0], 1.0), (rear_s - 0.005, p.plate_z[1], -1.0)):
-        plate = [
-            (s_face, 0.22, z - 0.07),
-            (s_face, -0.22, z - 0.07),
-            (s_face, -0.22, z + 0.07),
-            (s_face, 0.22, z + 0.07),
-        ]
-        b.quad(plate[::-1] if normal > 0 else plate, Material.PLATE, np.array([normal, 0.0, 0.0]))
-        text = [
-            (s_face + 0.003 * normal, 0.17, z - 0.035),
-            (s_face + 0.003 * normal, -0.17, z - 0.035),
-            (s_face + 0.003 * normal, -0.17, z + 0.035),
-            (s_face + 0.003 * normal, 0.17, z + 0.035),
-        ]
-        b.quad(text[::-1] if normal > 0 else text, Material.PLATE_TEXT, np.array([normal, 0.0, 0.0]))
+    b.rect(front_s, (gw / 2 + 0.04, -gw / 2 - 0.04), (hz - 0.22, hz + 0.09), Material.HUB)
+    b.rect(front_s + 0.003, (gw / 2, -gw / 2), (hz - 0.18, hz + 0.06), Material.GRILLE)
+    for s_face, z in ((front_s + 0.006, p.plate_z[0]), (rear_s - 0.006, p.plate_z[1])):
+        b.rect(s_face, (0.22, -0.22), (z - 0.07, z + 0.07), Material.PLATE)
+        b.rect(s_face + 0.003 * np.sign(s_face), (0.17, -0.17), (z - 0.035, z + 0.035), Material.PLATE_TEXT)
     return Mesh(np.asarray(b.vertices, dtype=np.float64), tuple(b.faces))
