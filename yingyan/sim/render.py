@@ -68,6 +68,10 @@ class _MeshData:
     normals: np.ndarray  # (F, 3)
     seen_from_front: np.ndarray  # face order when the camera is ahead of the vehicle: rear solids first
     seen_from_rear: np.ndarray  # and when it is behind: front solids first
+    index: tuple[np.ndarray, ...]  # each face's vertex indices
+    base: np.ndarray  # (F, 3) fixed colours of the materials that have one (others 0)
+    gloss: np.ndarray  # (F,) specular weight
+    material: np.ndarray  # (F,) Material values
 
 
 def _prepare(mesh: Mesh) -> _MeshData:
@@ -77,7 +81,12 @@ def _prepare(mesh: Mesh) -> _MeshData:
     from_front = sorted(range(len(mesh.faces)), key=lambda i: rank[mesh.faces[i].part])
     rank = {0: 0, 1: 1, -1: 2, 2: 3}
     from_rear = sorted(range(len(mesh.faces)), key=lambda i: rank[mesh.faces[i].part])
-    return _MeshData(mesh, centres, normals, np.asarray(from_front), np.asarray(from_rear))
+    base = np.array([MATERIAL_COLOUR.get(f.material, (0.0, 0.0, 0.0)) for f in mesh.faces])
+    gloss = np.array([GLOSS.get(f.material, 0.0) for f in mesh.faces])
+    return _MeshData(
+        mesh, centres, normals, np.asarray(from_front), np.asarray(from_rear),
+        tuple(np.asarray(f.index) for f in mesh.faces), base, gloss, np.array([int(f.material) for f in mesh.faces]),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -191,7 +200,9 @@ class CameraRenderer:
         self.gain = float(np.clip(EXPOSURE_TARGET / max(mean, 1.0), 1.0, MAX_GAIN))
         sigma = cond.noise_sigma * math.sqrt(self.gain)
         self._noise = (
-            [self.rng.normal(0, sigma, (h, w, 1)).astype(np.int16) for _ in range(8)] if cond.noise_sigma > 0 else []
+            [cv2.merge([self.rng.normal(0, sigma, (h, w)).astype(np.int16)] * 3) for _ in range(8)]
+            if cond.noise_sigma > 0
+            else []
         )
         self._rain = self._rain_layers() if cond.weather is Weather.RAIN else []
         self._streak_light = min(1.0, float(np.mean(self.look.light)) / 0.8)  # rain by day: the look's 0.8
@@ -414,28 +425,33 @@ class CameraRenderer:
         light = np.asarray(look.light)
         sky = np.asarray(look.sky_horizon) * (0.55 + 0.45 * np.clip(normals[:, 2:3], 0.0, 1.0))
         info = self.traj.vehicles[body.index]
-        paint = np.asarray(self._colours[body.index])
         plate, text = YELLOW_PLATE if info.cls in ("bus", "truck") else BLUE_PLATE
+        mat = data.material
+        base = data.base.copy()
+        base[mat == Material.PAINT] = self._colours[body.index]
+        base[mat == Material.PLATE] = plate
+        base[mat == Material.PLATE_TEXT] = text
+        col = base * light * lam[:, None] + (data.gloss * spec)[:, None] * light
+        paint = mat == Material.PAINT
+        col[paint] += 0.12 * fresnel[paint, None] * sky[paint]
+        glass = mat == Material.GLASS
+        col[glass] = (
+            np.asarray(INTERIOR) * light * (1 - fresnel[glass, None])
+            + fresnel[glass, None] * sky[glass]
+            + (data.gloss[glass] * spec[glass])[:, None] * light
+        )
         braking = bool(signals & 8)
+        if look.lights_on:
+            col[mat == Material.HEADLAMP] = (245.0, 250.0, 255.0)
+        if look.lights_on or braking:
+            col[mat == Material.TAILLAMP] = (70.0, 70.0, 255.0) if braking else (45.0, 45.0, 215.0)
+        colours = col.tolist()
+        pts = np.round(pix * (1 << SHIFT)).astype(np.int32)
         ahead = float((cam.c[:2] - body.rear) @ h) > 0.5 * info.length_m
+        visible = cos_view > 0.0
         for f in data.seen_from_front if ahead else data.seen_from_rear:
-            if cos_view[f] <= 0.0:
-                continue
-            face = data.mesh.faces[f]
-            m = face.material
-            if m is Material.PAINT:
-                col = paint * light * lam[f] + GLOSS[m] * spec[f] * light + 0.12 * fresnel[f] * sky[f]
-            elif m is Material.GLASS:
-                col = np.asarray(INTERIOR) * light * (1 - fresnel[f]) + fresnel[f] * sky[f] + GLOSS[m] * spec[f] * light
-            elif m is Material.PLATE or m is Material.PLATE_TEXT:
-                col = np.asarray(plate if m is Material.PLATE else text) * light * lam[f]
-            elif m is Material.HEADLAMP and look.lights_on:
-                col = np.array([245.0, 250.0, 255.0])
-            elif m is Material.TAILLAMP and (look.lights_on or braking):
-                col = np.array([70.0, 70.0, 255.0]) if braking else np.array([45.0, 45.0, 215.0])
-            else:
-                col = np.asarray(MATERIAL_COLOUR[m]) * light * lam[f] + GLOSS.get(m, 0.0) * spec[f] * light
-            self._fill(frame, pix[list(face.index)], (float(col[0]), float(col[1]), float(col[2])))
+            if visible[f]:
+                cv2.fillConvexPoly(frame, pts[data.index[f]], colours[f], lineType=cv2.LINE_AA, shift=SHIFT)
 
     def _lights(self, frame: np.ndarray, glow: np.ndarray | None, index: int, hull: np.ndarray, signals: int) -> None:
         info = self.traj.vehicles[index]
@@ -559,7 +575,7 @@ class CameraRenderer:
             frame = cv2.convertScaleAbs(frame, alpha=self.gain)
         if self._noise:
             noise = self._noise[int(self.rng.integers(len(self._noise)))]
-            frame = np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+            frame = cv2.add(frame, noise, dtype=cv2.CV_8U)
         return frame, offset
 
     def _shift(self, b: GroundTruthBox, offset: np.ndarray) -> GroundTruthBox:
