@@ -505,10 +505,13 @@ def run_cmd(
 
 @app.command("eval")
 def eval_cmd(
+    ctx: typer.Context,
     scenarios: Annotated[
         list[str] | None,
-        typer.Argument(help="Built-in scenario names, scenario families (each seed draws one), FAMILY-sN or "
-                       "scenario files (default: the library)."),
+        typer.Argument(
+            help="Built-in scenario names, scenario families (each seed draws one), FAMILY-sN or "
+            "scenario files (default: the library)."
+        ),
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the runs, report.json and report.md.")] = Path(
         "eval-out"
@@ -530,7 +533,13 @@ def eval_cmd(
         if labels is not None:
             from yingyan.eval.labels import evaluate_labels
 
-            evaluate_labels(labels, out_dir, say=lambda text: err.print(text, highlight=False))
+            # An explicit --detector (or --model) measures that detector on every clip; else each clip's own.
+            source = ctx.get_parameter_source("detector")
+            explicit = source is not None and source.name == "COMMANDLINE"
+            evaluate_labels(
+                labels, out_dir, say=lambda text: err.print(text, highlight=False),
+                detector=detector if explicit else None, model=model,
+            )  # fmt: skip
             out.print(f"wrote [bold]{out_dir / 'report.json'}[/] and [bold]{out_dir / 'report.md'}[/]")
             return
         try:

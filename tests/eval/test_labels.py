@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from tests.conftest import shared_or_skip
 from yingyan.calibration import CameraCalibration
 from yingyan.cli import app
-from yingyan.eval.labels import Label, match_labels
+from yingyan.eval.labels import Label, LaneCount, match_counts, match_labels
 from yingyan.incidents import Event, EventType
 from yingyan.perception.backends import SHIPPED_MODEL
 
@@ -69,3 +69,31 @@ def test_parked_cars_raise_no_stopped_vehicle_once_the_kerbs_are_parking(tmp_pat
     report = json.loads((tmp_path / "kerb" / "report.json").read_text(encoding="utf-8"))
     false = report["clips"]["no_parking_zones"]["false_alarm_events"]
     assert false and {e["type"] for e in false} == {"stopped_vehicle"}
+
+
+def test_lane_counts_are_summed_over_the_clip_and_compared_lane_by_lane(tmp_path: Path) -> None:
+    state = tmp_path / "lane_state.csv"
+    state.write_text("camera_id,lane_id,count\nC,C-L1,3\nC,C-L2,1\nC,C-L1,4\nC,C-L3,9\n", encoding="utf-8")
+    scored = match_counts(state, [LaneCount(lane_id="C-L1", vehicles=8), LaneCount(lane_id="C-L2", vehicles=0)])
+    assert scored["lanes"] == {"C-L1": {"labelled": 8, "measured": 7}, "C-L2": {"labelled": 0, "measured": 1}}
+    assert (scored["labelled"], scored["measured"]) == (8, 8)  # a lane nobody labelled is not scored
+    assert scored["count_error_pct"] == 25.0  # one missed in L1, one too many in L2: both count
+
+
+def test_every_clip_in_the_label_file_is_counted_and_one_detector_can_run_them_all(tmp_path: Path) -> None:
+    shared_or_skip("videos", "urban_multilane_dusk.mp4")
+    labels = yaml.safe_load((DATA / "labels.yaml").read_text(encoding="utf-8"))
+    for clip in labels["clips"]:
+        clip["source"] = str((DATA / clip["source"]).resolve())
+        clip["calibration"] = str((DATA / clip["calibration"]).resolve())
+    labels["clips"] = [c for c in labels["clips"] if c["name"] == "urban_multilane_dusk"]
+    (tmp_path / "labels.yaml").write_text(yaml.safe_dump(labels), encoding="utf-8")
+    out = tmp_path / "motion"
+    result = runner.invoke(
+        app, ["eval", "--labels", str(tmp_path / "labels.yaml"), "--detector", "motion", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    row = json.loads((out / "report.json").read_text(encoding="utf-8"))["clips"]["urban_multilane_dusk"]
+    assert row["detector"] == "motion" and row["counts"]["labelled"] == 22
+    assert set(row["counts"]["lanes"]) == {"URBAN-E1", "URBAN-E2", "URBAN-E3", "URBAN-W1", "URBAN-W2"}
+    assert "| urban_multilane_dusk | motion |" in (out / "report.md").read_text(encoding="utf-8")

@@ -41,6 +41,13 @@ class Label(StrictModel):
     region: list[Point] = Field(title="Region (px)", description="Image polygon where it happened.", min_length=3)
 
 
+class LaneCount(StrictModel):
+    """Vehicles a person counted crossing the calibration's counting line in one lane, over the whole clip."""
+
+    lane_id: str = Field(title="Lane", description="Lane id of the calibration (its direction is the lane's).")
+    vehicles: int = Field(title="Vehicles", description="Vehicles whose centre crossed the line in this lane.", ge=0)
+
+
 class LabelledClip(StrictModel):
     """A real clip with its calibration, how to analyse it, and its hand labels."""
 
@@ -55,6 +62,11 @@ class LabelledClip(StrictModel):
     rules: EventRules = Field(default_factory=EventRules, title="Rules", description="The camera's event rules.")
     labels: list[Label] = Field(
         default_factory=list, title="Labels", description="What happens in the clip; empty: nothing does."
+    )
+    counts: list[LaneCount] = Field(
+        default_factory=list,
+        title="Counts",
+        description="Hand counts per lane at the counting line (made from slit-scan images: bench/slit_scan.py).",
     )
 
 
@@ -97,14 +109,42 @@ def match_labels(
     }
 
 
+def match_counts(lane_state: Path, counts: list[LaneCount]) -> dict[str, Any]:
+    """Vehicles the analysis counted per lane (``lane_state.csv``) against the hand counts."""
+    import csv
+
+    measured: dict[str, int] = {}
+    with lane_state.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            measured[row["lane_id"]] = measured.get(row["lane_id"], 0) + int(row["count"])
+    lanes = {c.lane_id: {"labelled": c.vehicles, "measured": measured.get(c.lane_id, 0)} for c in counts}
+    labelled = sum(c.vehicles for c in counts)
+    off = sum(abs(v["measured"] - v["labelled"]) for v in lanes.values())
+    return {
+        "lanes": lanes,
+        "labelled": labelled,
+        "measured": sum(v["measured"] for v in lanes.values()),
+        "count_error_pct": 100.0 * off / labelled if labelled else None,
+    }
+
+
 def _inside(polygon: list[Point], point: Point) -> bool:
     import cv2
 
     return cv2.pointPolygonTest(np.asarray(polygon, dtype=np.float32), point, False) >= 0
 
 
-def evaluate_labels(path: Path, out: Path, say: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
-    """Run every clip of a label file and score it; writes ``report.json`` and ``report.md`` in ``out``."""
+def evaluate_labels(
+    path: Path,
+    out: Path,
+    say: Callable[[str], None] = lambda _: None,
+    detector: DetectorName | None = None,
+    model: Path | None = None,
+) -> dict[str, Any]:
+    """Run every clip of a label file and score it; writes ``report.json`` and ``report.md`` in ``out``.
+
+    ``detector`` (and ``model``) replace every clip's own, to measure one detector over all clips.
+    """
     from yingyan.perception.analyze import analyze
     from yingyan.perception.calibrate import run_calibration
     from yingyan.sources import SourceConfig
@@ -118,26 +158,34 @@ def evaluate_labels(path: Path, out: Path, say: Callable[[str], None] = lambda _
         if cal_path.suffix in {".yaml", ".yml"}:
             cal_path = run_calibration(cal_path, folder / "calibration.json")[0]
         calibration = CameraCalibration.load(cal_path)
-        model = root / clip.model if clip.model else None
+        chosen = detector or clip.detector
+        weights = model if detector is not None else (root / clip.model if clip.model else None)
         source = root / clip.source
         if not source.exists():
             raise ConfigError(f"{path}: clip {clip.name!r}: no video at {source}")
-        say(f"{clip.name}: analysing {source.name} ({clip.detector.value}, {clip.fps:g} fps)")
+        say(f"{clip.name}: analysing {source.name} ({chosen.value}, {clip.fps:g} fps)")
         analyze(
-            SourceConfig(uri=str(source), fps=clip.fps), calibration, make_detector(clip.detector, model, clip.fps),
+            SourceConfig(uri=str(source), fps=clip.fps), calibration, make_detector(chosen, weights, clip.fps),
             folder, events=CameraEvents(calibration, clip.rules),
         )  # fmt: skip
         events = read_events(folder / "events.jsonl")
-        report["clips"][clip.name] = match_labels(events, clip.labels, calibration, spec.slack_s)
+        row = match_labels(events, clip.labels, calibration, spec.slack_s)
+        row["detector"] = chosen.value
+        row["counts"] = match_counts(folder / "lane_state.csv", clip.counts) if clip.counts else None
+        report["clips"][clip.name] = row
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     lines = ["# Yingyan: events on labelled real clips", "", f"Labels: `{path}`", ""]
-    lines += ["| clip | labels | detected | alerts | false alarms | TTD median s |", "| --- " * 6 + "|"]
+    head = "| clip | detector | labels | detected | alerts | false alarms | TTD median s | counted / by hand | error |"
+    lines += [head, "| --- " * 9 + "|"]
     for name, row in report["clips"].items():
         ttd = row["ttd_median_s"]
+        counts = row["counts"]
+        counted = "–" if counts is None else f"{counts['measured']} / {counts['labelled']}"
+        error = "–" if counts is None or counts["count_error_pct"] is None else f"{counts['count_error_pct']:.0f} %"
         lines.append(
-            f"| {name} | {row['labels']} | {row['detected']} | {row['alerts']} | {row['false_alarms']} | "
-            f"{'–' if ttd is None or math.isnan(ttd) else f'{ttd:.1f}'} |"
+            f"| {name} | {row['detector']} | {row['labels']} | {row['detected']} | {row['alerts']} | "
+            f"{row['false_alarms']} | {'–' if ttd is None or math.isnan(ttd) else f'{ttd:.1f}'} | {counted} | {error} |"
         )
     (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return report
