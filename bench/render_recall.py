@@ -42,7 +42,7 @@ from yingyan.sim.camera import camera_for, measurement_zone
 from yingyan.sim.families import FamilyName, generate
 from yingyan.sim.network import build_network
 from yingyan.sim.render import CameraRenderer
-from yingyan.sim.runner import RunOptions, apply_overrides, sim_step_for
+from yingyan.sim.runner import VIDEO_PRESET, RunOptions, apply_overrides, sim_step_for
 from yingyan.sim.scenario import Lighting, Scenario, Weather
 from yingyan.sim.traffic import simulate
 from yingyan.video import VideoWriter
@@ -101,7 +101,9 @@ def score_scene(job: tuple[str, int, float, str | None]) -> tuple[str, str, Tall
         renderer = CameraRenderer(scenario, camera, traj, seed * 1009 + index)
         truth: list[list[TruthBox]] = []
         video = work / f"{cp.id}.mp4"
-        with VideoWriter(video, camera.width, camera.height, FPS, crf=scenario.conditions.crf) as writer:
+        with VideoWriter(
+            video, camera.width, camera.height, FPS, crf=scenario.conditions.crf, preset=VIDEO_PRESET
+        ) as writer:
             for k in range(first, first + n_frames):
                 step = traj.step_index(k / FPS)
                 t0 = time.perf_counter()
@@ -248,7 +250,8 @@ def side_by_side(out: Path, seed: int) -> None:
 def speed(seed: int) -> None:
     """Render-only and render + H.264 frame rates of one busy camera on one core, at three sizes."""
     cv2.setNumThreads(1)
-    table = Table(title="rendering on one core (expressway-incidents, busiest camera, 150 frames)")
+    title = f"rendering on one core (expressway-incidents, busiest camera, 150 frames; x264 {VIDEO_PRESET})"
+    table = Table(title=title)
     for col in ("size", "lighting", "render fps", "render + H.264 fps", "× real time at 5 fps"):
         table.add_column(col, justify="right")
     for light in ("day", "night"):
@@ -266,7 +269,9 @@ def speed(seed: int) -> None:
                 renderer.render(step)
             render_fps = len(steps) / (time.perf_counter() - t0)
             t0 = time.perf_counter()
-            with VideoWriter(work / f"{size[0]}.mp4", size[0], size[1], FPS, crf=scenario.conditions.crf) as writer:
+            with VideoWriter(
+                work / f"{size[0]}.mp4", size[0], size[1], FPS, crf=scenario.conditions.crf, preset=VIDEO_PRESET
+            ) as writer:
                 for step in steps:
                     writer.write(renderer.render(step)[0])
             both = len(steps) / (time.perf_counter() - t0)

@@ -247,7 +247,9 @@ class CameraRenderer:
         traj = self.traj
         rows = traj.rows(step)
         frame = self.background.copy()
-        glow = np.zeros((*frame.shape[:2], 3), np.float32) if self.look.lights_on else None
+        # Light glow is soft: drawn and blurred at half the frame's size, then laid over it.
+        h2, w2 = (frame.shape[0] + 1) // 2, (frame.shape[1] + 1) // 2
+        glow = np.zeros((h2, w2, 3), np.float32) if self.look.lights_on else None
         t = float(traj.times[step])
         self._draw_closures(frame, t)
         cam = self.camera
@@ -271,8 +273,9 @@ class CameraRenderer:
                 boxes.append(box)
         if glow is not None:
             # Glow and beams are light in the scene: the camera's gain brightens them with the rest.
-            glow = cv2.GaussianBlur(glow, (0, 0), 3.0) / self.gain
-            frame = cv2.add(frame, np.clip(glow, 0, 255).astype(np.uint8))
+            glow = cv2.GaussianBlur(glow, (0, 0), 1.5) * (1.0 / self.gain)
+            glow = cv2.resize(np.clip(glow, 0, 255).astype(np.uint8), (frame.shape[1], frame.shape[0]))
+            frame = cv2.add(frame, glow)
         frame, offset = self._camera_effects(frame)
         if offset is not None:
             boxes = [self._shift(b, offset) for b in boxes]
@@ -488,7 +491,7 @@ class CameraRenderer:
                 if on and glow is not None:
                     strength = 0.6 if not is_rear else (0.8 if braking else 0.45)
                     g = (colour[0] * strength, colour[1] * strength, colour[2] * strength)
-                    cv2.circle(glow, (int(p[0]), int(p[1])), radius * 2, g, -1, cv2.LINE_AA)
+                    cv2.circle(glow, (int(p[0] / 2), int(p[1] / 2)), radius, g, -1, cv2.LINE_AA)
             if not is_rear and lit and glow is not None:
                 # Light thrown on the road ahead of the vehicle.
                 beam = np.array(
@@ -502,7 +505,11 @@ class CameraRenderer:
                 bpix, bdepth = cam.project(beam)
                 if (bdepth > 1.0).all():
                     cv2.fillConvexPoly(
-                        glow, np.round(bpix * (1 << SHIFT)).astype(np.int32), (60.0, 70.0, 75.0), cv2.LINE_AA, SHIFT
+                        glow,
+                        np.round(bpix * (1 << (SHIFT - 1))).astype(np.int32),
+                        (60.0, 70.0, 75.0),
+                        cv2.LINE_AA,
+                        SHIFT,
                     )
 
     def _draw_closures(self, frame: np.ndarray, t: float) -> None:
