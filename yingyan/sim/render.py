@@ -263,9 +263,12 @@ class CameraRenderer:
         order = order[np.argsort(-dist)]
         bodies = [self._body(int(vid[i]), float(xs[i]), float(ys[i]), float(ang[i])) for i in order]
         for body in bodies:
+            # In sunlight the body's shadow already covers the road under it; without sun, the
+            # road under a vehicle is still the darkest place near it.
             if self.look.shadows:
                 self._shadow(frame, body.corners[0])
-            self._contact_shadow(frame, body)
+            else:
+                self._contact_shadow(frame, body)
         boxes: list[GroundTruthBox] = []
         for i, body in zip(order, bodies, strict=True):
             box = self._draw_vehicle(frame, glow, body, int(sig[i]))
