@@ -23,9 +23,6 @@ from yingyan.sim.vehicles import Material, Mesh, build_mesh
 MAX_RANGE_M = 400.0
 EXPOSURE_TARGET = 70.0  # mean grey level auto exposure aims at (real night clips of lit roads: 50-70)
 MAX_GAIN = 3.0  # the most gain a camera adds in the dark
-OPTICS_BLUR_PX = (
-    0.0  # lens softness at 1280 px wide (Gaussian sigma, scaled with the width); sharper is what YOLOX-nano sees best
-)
 
 # Palettes (BGR): cars are mostly white, silver, black and grey.
 CAR_COLOURS: tuple[tuple[tuple[float, float, float], float], ...] = (
@@ -106,39 +103,9 @@ class Part:
 
 
 def parts_for(shape: str, height: float) -> tuple[Part, ...]:
-    """The boxes that make up a vehicle body shape."""
-    if shape == "suv":
-        return (
-            Part(0.03, 0.97, 0.46, 0.0, 0.4, False, True),
-            Part(0.0, 1.0, 0.5, 0.36, 1.05, False),
-            Part(0.12, 0.78, 0.46, 1.05, height, True),
-        )
-    if shape == "van":
-        return (
-            Part(0.03, 0.97, 0.46, 0.0, 0.35, False, True),
-            Part(0.0, 1.0, 0.5, 0.32, 1.05, False),
-            Part(0.02, 0.9, 0.48, 1.05, height, True),
-        )
-    if shape == "sedan":
-        return (
-            Part(0.03, 0.97, 0.46, 0.0, 0.32, False, True),
-            Part(0.0, 1.0, 0.5, 0.28, 0.9, False),
-            Part(0.22, 0.74, 0.44, 0.9, height, True),
-        )
-    if shape == "bus":
-        return (
-            Part(0.02, 0.98, 0.47, 0.0, 0.35, False, True),
-            Part(0.0, 1.0, 0.5, 0.32, 1.9, False),
-            Part(0.0, 1.0, 0.5, 1.9, height, True),
-        )
-    if shape == "truck":
-        return (
-            Part(0.02, 0.98, 0.45, 0.0, 0.9, False, True),
-            Part(0.0, 0.72, 0.5, 0.9, height, False),
-            Part(0.76, 1.0, 0.5, 0.45, 1.6, False),
-            Part(0.76, 1.0, 0.5, 1.6, 2.9, True),
-        )
-    # motorcycle with rider
+    """The boxes of a body drawn as boxes: a motorcycle with its rider (other shapes are meshes, ``vehicles.py``)."""
+    if shape != "motorcycle":
+        return ()
     return (Part(0.0, 1.0, 0.5, 0.25, 0.95, False, True), Part(0.3, 0.75, 0.6, 0.95, height, False))
 
 
@@ -322,11 +289,7 @@ class CameraRenderer:
     def _shadow(self, frame: np.ndarray, hull: np.ndarray) -> None:
         sun = self.sun
         ground = hull[:, :2] - hull[:, 2:3] * (sun[:2] / sun[2])
-        pix, depth = self.camera.project(np.column_stack([ground, np.zeros(len(ground))]))
-        if (depth < 1.0).any():
-            return
-        hull2d = cv2.convexHull(np.round(pix * (1 << SHIFT)).astype(np.int32))
-        cv2.fillConvexPoly(frame, hull2d, (36, 37, 40), lineType=cv2.LINE_AA, shift=SHIFT)
+        self._fill_ground(frame, ground, (36.0, 37.0, 40.0))
 
     def _contact_shadow(self, frame: np.ndarray, body: _Body) -> None:
         """The road under a vehicle, which no light reaches whatever the weather."""
@@ -334,14 +297,16 @@ class CameraRenderer:
         foot = hull[::2, :2]  # the four corners on the road (z0 of each s, t)
         centre = foot.mean(axis=0)
         foot = centre + (foot - centre) * 1.04
-        pix, depth = self.camera.project(np.column_stack([foot, np.zeros(len(foot))]))
+        light = self.look.light
+        self._fill_ground(frame, foot, (22 * light[0], 22 * light[1], 24 * light[2]))
+
+    def _fill_ground(self, frame: np.ndarray, ground: np.ndarray, colour: tuple[float, float, float]) -> None:
+        """Fill the convex hull of road-plane points (N, 2) when all lie in front of the camera."""
+        pix, depth = self.camera.project(np.column_stack([ground, np.zeros(len(ground))]))
         if (depth < 1.0).any():
             return
-        light = self.look.light
         hull2d = cv2.convexHull(np.round(pix * (1 << SHIFT)).astype(np.int32))
-        cv2.fillConvexPoly(
-            frame, hull2d, (22 * light[0], 22 * light[1], 24 * light[2]), lineType=cv2.LINE_AA, shift=SHIFT
-        )
+        cv2.fillConvexPoly(frame, hull2d, colour, lineType=cv2.LINE_AA, shift=SHIFT)
 
     def _draw_vehicle(
         self, frame: np.ndarray, glow: np.ndarray | None, body: _Body, signals: int
@@ -352,29 +317,11 @@ class CameraRenderer:
         if (depth_all < 1.0).any():
             return None
         pix_all = pix_all.reshape(n_boxes, 8, 2)
-        h, lv = body.heading, body.left
-        normals = np.array(
-            [[0.0, 0.0, 1.0], [h[0], h[1], 0.0], [-h[0], -h[1], 0.0], [lv[0], lv[1], 0.0], [-lv[0], -lv[1], 0.0]]
-        )
-        centres = body.corners[1:, _FACE_INDEX].mean(axis=2)  # (parts, faces, 3)
-        facing = np.einsum("pfk,fk->pf", cam.c - centres, normals) > 0
-        if self.look.shadows:
-            lam = 0.55 + 0.45 * np.maximum(0.0, normals @ self.sun)
+        parts = self._parts[self.traj.vehicles[body.index].shape]
+        if parts:
+            self._draw_parts(frame, body, parts, pix_all)
         else:
-            lam = 0.75 + 0.25 * normals[:, 2]
-        light = self.look.light
-        colour = self._colours[body.index]
-        shape = self.traj.vehicles[body.index].shape
-        parts = self._parts[shape] if shape == "motorcycle" else ()
-        if not parts:
             self._draw_mesh(frame, body, signals)
-        for p, part in enumerate(parts):
-            base = DARK if part.dark else colour
-            for f in np.nonzero(facing[p])[0]:
-                face_colour = GLASS if (part.glass and f != 0) else base
-                k = float(lam[f])
-                shade = (face_colour[0] * light[0] * k, face_colour[1] * light[1] * k, face_colour[2] * light[2] * k)
-                self._fill(frame, pix_all[p + 1, _FACE_INDEX[f]], shade)
         hull = body.corners[0]
         pix = pix_all[0]
         self._lights(frame, glow, body.index, hull, signals)
@@ -388,6 +335,28 @@ class CameraRenderer:
         info = self.traj.vehicles[body.index]
         dist = float(np.hypot(*(hull[:, :2].mean(axis=0) - cam.c[:2])))
         return GroundTruthBox(body.index, info.cls, float(cx1), float(cy1), float(cx2), float(cy2), dist, truncated)
+
+    def _draw_parts(self, frame: np.ndarray, body: _Body, parts: tuple[Part, ...], pix_all: np.ndarray) -> None:
+        """Shade and fill the boxes of a body drawn as boxes (their corners projected in ``pix_all[1:]``)."""
+        h, lv = body.heading, body.left
+        normals = np.array(
+            [[0.0, 0.0, 1.0], [h[0], h[1], 0.0], [-h[0], -h[1], 0.0], [lv[0], lv[1], 0.0], [-lv[0], -lv[1], 0.0]]
+        )
+        centres = body.corners[1:, _FACE_INDEX].mean(axis=2)  # (parts, faces, 3)
+        facing = np.einsum("pfk,fk->pf", self.camera.c - centres, normals) > 0
+        if self.look.shadows:
+            lam = 0.55 + 0.45 * np.maximum(0.0, normals @ self.sun)
+        else:
+            lam = 0.75 + 0.25 * normals[:, 2]
+        light = self.look.light
+        colour = self._colours[body.index]
+        for p, part in enumerate(parts):
+            base = DARK if part.dark else colour
+            for f in np.nonzero(facing[p])[0]:
+                face_colour = GLASS if (part.glass and f != 0) else base
+                k = float(lam[f])
+                shade = (face_colour[0] * light[0] * k, face_colour[1] * light[1] * k, face_colour[2] * light[2] * k)
+                self._fill(frame, pix_all[p + 1, _FACE_INDEX[f]], shade)
 
     def _mesh_for(self, index: int) -> _MeshData:
         info = self.traj.vehicles[index]
@@ -461,6 +430,8 @@ class CameraRenderer:
 
     def _lights(self, frame: np.ndarray, glow: np.ndarray | None, index: int, hull: np.ndarray, signals: int) -> None:
         info = self.traj.vehicles[index]
+        if glow is None and not self._parts[info.shape]:
+            return  # a mesh carries its lamps as faces: only their glow is drawn here
         cam = self.camera
         rear, front = 0.5 * (hull[0, :2] + hull[2, :2]), 0.5 * (hull[4, :2] + hull[6, :2])  # centres of the ends
         heading = (front - rear) / max(float(np.linalg.norm(front - rear)), 1e-6)
@@ -489,7 +460,7 @@ class CameraRenderer:
             if is_rear and braking:
                 colour = (60.0, 60.0, 255.0)
             for p in pix:
-                if info.shape == "motorcycle":  # bodies with meshes carry their lamps as faces
+                if self._parts[info.shape]:  # bodies with meshes carry their lamps as faces
                     cv2.circle(frame, (int(p[0]), int(p[1])), radius, colour, -1, cv2.LINE_AA)
                 if on and glow is not None:
                     strength = 0.6 if not is_rear else (0.8 if braking else 0.45)
@@ -560,8 +531,6 @@ class CameraRenderer:
     def _camera_effects(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         cond = self.scenario.conditions
         offset: np.ndarray | None = None
-        if OPTICS_BLUR_PX > 0:
-            frame = cv2.GaussianBlur(frame, (0, 0), OPTICS_BLUR_PX * self.camera.width / 1280.0)
         if self._rain:
             # Rain scatters the light there is: a veil of the scene's own mean colour, and streaks as
             # bright as the ambient light makes them (faint at night, where the camera's gain lifts them).
