@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -521,13 +522,21 @@ def eval_cmd(
     detector: DetectorOpt = DetectorName.MOTION,
     model: ModelOpt = None,
     fps: FpsOpt = 5.0,
-    jobs: Annotated[int, typer.Option(help="Camera pipelines run in parallel.", min=1)] = 2,
+    jobs: Annotated[
+        int, typer.Option(help="Processes in parallel: scenarios at once when there are several, else cameras.", min=1)
+    ] = 2,
     labels: Annotated[
         Path | None, typer.Option(help="Score real clips against a hand-made label file instead of scenarios.")
     ] = None,
+    eval_set: Annotated[
+        str | None,
+        typer.Option(
+            "--set", help="A named set of family seeds: report (issue 17's figures), tuning, smoke; plus any scenarios."
+        ),
+    ] = None,
 ) -> None:
     """Simulate scenarios, run the whole pipeline, score incidents against ground truth: report.json, report.md."""
-    from yingyan.eval.evaluate import SUMMARY, EvalOptions, evaluate_scenario, write_report
+    from yingyan.eval.evaluate import SUMMARY, EvalOptions, evaluate_all, write_report
 
     try:
         if labels is not None:
@@ -553,18 +562,26 @@ def eval_cmd(
         options = EvalOptions(seeds=seed_list, duration_s=duration, detector=detector, model=model, fps=fps, jobs=jobs)
         # A family is evaluated as the scenarios its seeds draw, each simulated with its own seed.
         runs: list[tuple[str, EvalOptions]] = []
-        for name in scenarios or builtin_names():
+        if eval_set is not None:
+            from yingyan.eval.sets import scenarios_of
+            from yingyan.sim.families import parse_drawn
+
+            for name in scenarios_of(eval_set):
+                drawn = parse_drawn(name)
+                assert drawn is not None
+                runs.append((name, replace(options, seeds=(drawn[1],))))
+        for name in scenarios or ([] if eval_set is not None else builtin_names()):
             if name in {f.value for f in FamilyName}:
                 runs += [(f"{name}-s{seed}", replace(options, seeds=(seed,))) for seed in seed_list]
             else:
                 runs.append((name, options))
-        results = []
+        began = time.perf_counter()
         with _progress() as progress:
             task = progress.add_task("scenarios evaluated", total=len(runs))
-            for name, run_options in runs:
-                results.append(evaluate_scenario(name, out_dir, run_options, say=lambda t: progress.console.log(t)))
-                progress.advance(task)
-        report = write_report(results, out_dir, options)
+            results = evaluate_all(
+                runs, out_dir, jobs, say=lambda t: progress.console.log(t), done=lambda _: progress.advance(task)
+            )
+        report = write_report(results, out_dir, options, wall_s=time.perf_counter() - began)
     except YingyanError as error:
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None

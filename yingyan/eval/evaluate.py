@@ -16,17 +16,24 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from yingyan.eval.matching import Alert, Scores, score_alerts, truth_from_manifest
+import numpy as np
+
+from yingyan.cost import StageClock
+from yingyan.eval.matching import Alert, Outcome, Scores, outcomes, score_alerts, truth_from_manifest
 from yingyan.incidents.baseline import Baseline, learn, read_lane_state
 from yingyan.incidents.engine import Incident
 from yingyan.incidents.site_run import SiteRunOptions, run_site
 from yingyan.perception.backends import DetectorName
+from yingyan.sim.families import parse_drawn
 from yingyan.sim.library import resolve_scenario
 from yingyan.sim.runner import RunOptions, run_scenario
 from yingyan.sim.scenario import Scenario
@@ -59,8 +66,8 @@ class EvalOptions:
     duration_s: float | None = None  # default: each scenario's own
     detector: DetectorName = DetectorName.MOTION
     model: Path | None = None
-    fps: float = 5.0
-    jobs: int = 2
+    fps: float = 5.0  # the analysis rate, and the rate the cameras are rendered at
+    jobs: int = 2  # processes: several scenarios at once, or one scenario's cameras
 
 
 @dataclass
@@ -71,42 +78,83 @@ class ScenarioResult:
     scores: Scores
     state: StateErrors | None
     incidents: list[dict[str, Any]] = field(default_factory=list)
+    cpu_s: dict[str, float] = field(default_factory=dict)  # by stage; simulate/render/truth as the run recorded them
+    wall_s: float = 0.0  # this evaluation's time on the scenario (a reused run costs it nothing)
+    outcomes: list[Outcome] = field(default_factory=list)  # each true incident, what became of it
+
+    @property
+    def family(self) -> str:
+        """The scenario family it was drawn from, or ``library`` (built-in and files)."""
+        drawn = parse_drawn(self.name)
+        return drawn[0].value if drawn is not None else "library"
 
 
-def history_baseline(scenario: Scenario, folder: Path, options: EvalOptions) -> Baseline:
+def history_baseline(scenario: Scenario, folder: Path, options: EvalOptions, clock: StageClock) -> Baseline:
     """The scenario's usual traffic: its road and demand on other days, without incidents, learnt."""
     quiet = scenario.model_copy(update={"incidents": []})
     runs = []
     for seed in options.history_seeds:
         run = folder / f"history-{seed}"
         if not (run / "manifest.json").exists():
-            run_scenario(quiet, run, RunOptions(seed=seed, duration_s=options.duration_s, render=False, force=True))
+            with clock.stage("history"):
+                run_scenario(quiet, run, RunOptions(seed=seed, duration_s=options.duration_s, render=False, force=True))
         runs.append(run)
     baseline = learn(read_lane_state(runs), EVAL_START, bin_min=5)
     baseline.save(folder / "baseline.json")
     return baseline
 
 
+def site_folder(seed_folder: Path, options: EvalOptions) -> Path:
+    """Where one detector's run of a simulated seed goes (``site-onnx``, ``site-onnx-mymodel``): the
+    simulation and its videos are shared by every detector evaluated into the same ``--out``."""
+    name = f"site-{options.detector.value}" + (f"-{options.model.stem}" if options.model is not None else "")
+    return seed_folder / name
+
+
+def reusable(sim: Path, options: EvalOptions, scenario: Scenario) -> bool:
+    """A finished run in ``sim`` rendered at the analysis rate and as long as this evaluation asks."""
+    manifest_path = sim / "manifest.json"
+    if not manifest_path.exists():
+        return False
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    duration = options.duration_s if options.duration_s is not None else scenario.duration_s
+    return math.isclose(float(manifest["duration_s"]), duration) and all(
+        c.get("video") and math.isclose(float(c["fps"]), options.fps) for c in manifest["cameras"]
+    )
+
+
 def evaluate_scenario(
     ref: str, out: Path, options: EvalOptions, say: Callable[[str], None] = lambda _: None
 ) -> ScenarioResult:
-    """Simulate (or reuse), run and score one scenario over the seeds of ``options``."""
+    """Simulate (or reuse), run and score one scenario over the seeds of ``options``.
+
+    The cameras are rendered at the analysis rate (``options.fps``), as a deployment analyses them:
+    a frame rendered and never analysed is time spent for nothing."""
+    began = time.perf_counter()
     scenario = resolve_scenario(ref)
     folder = out / scenario.name
     folder.mkdir(parents=True, exist_ok=True)
+    clock = StageClock()
     say(f"{scenario.name}: history")
-    history_baseline(scenario, folder, options)
+    history_baseline(scenario, folder, options, clock)
     total: Scores | None = None
     truth_rows: dict[tuple[str, float], dict[str, str]] = {}
     measured_rows: dict[tuple[str, float], dict[str, str]] = {}
     listed: list[dict[str, Any]] = []
+    found: list[Outcome] = []
     for seed in options.seeds:
         sim = folder / f"seed-{seed}" / "sim"
-        if not (sim / "manifest.json").exists():
+        if not reusable(sim, options, scenario):
             say(f"{scenario.name} seed {seed}: simulating and rendering")
-            run_scenario(scenario, sim, RunOptions(seed=seed, duration_s=options.duration_s, force=True))
-        site_out = folder / f"seed-{seed}" / "site"
-        say(f"{scenario.name} seed {seed}: cameras and incident engine")
+            run_scenario(
+                scenario, sim,
+                RunOptions(seed=seed, duration_s=options.duration_s, fps=options.fps, force=True, workers=options.jobs),
+            )  # fmt: skip
+        manifest = json.loads((sim / "manifest.json").read_text(encoding="utf-8"))
+        for stage, seconds in manifest.get("cost", {}).get("cpu_s", {}).items():
+            clock.cpu_s[stage] = clock.cpu_s.get(stage, 0.0) + float(seconds)
+        site_out = site_folder(folder / f"seed-{seed}", options)
+        say(f"{scenario.name} seed {seed}: cameras and incident engine ({options.detector.value})")
         result = run_site(
             sim / "site.yaml",
             site_out,
@@ -115,19 +163,49 @@ def evaluate_scenario(
                 start=EVAL_START, baseline=folder / "baseline.json", reuse=True,
             ),
         )  # fmt: skip
-        manifest = json.loads((sim / "manifest.json").read_text(encoding="utf-8"))
+        for stage, seconds in result.cost.cpu_s.items():
+            clock.cpu_s[stage] = clock.cpu_s.get(stage, 0.0) + seconds
         duration = float(manifest["duration_s"])
         cameras = len(manifest["cameras"])
-        scores = score_alerts(
-            incident_alerts(result.incidents), truth_from_manifest(manifest), cameras * duration / 3600.0, duration
-        )
+        alerts, truths = incident_alerts(result.incidents), truth_from_manifest(manifest)
+        scores = score_alerts(alerts, truths, cameras * duration / 3600.0, duration)
+        found += outcomes(alerts, truths, duration)
         total = scores if total is None else total + scores
         truth_rows |= {(f"{seed}:{k[0]}", k[1]): v for k, v in read_lane_states(sim / "cameras").items()}
         measured_rows |= {(f"{seed}:{k[0]}", k[1]): v for k, v in read_lane_states(site_out / "cameras").items()}
         listed += [{"seed": seed, **i.to_json()} for i in result.incidents]
     assert total is not None
     state = score(truth_rows, measured_rows)[0] if truth_rows and measured_rows else None
-    return ScenarioResult(scenario.name, total, state, listed)
+    cpu = {k: round(v, 3) for k, v in clock.cpu_s.items()}
+    return ScenarioResult(scenario.name, total, state, listed, cpu, round(time.perf_counter() - began, 3), found)
+
+
+def evaluate_all(
+    runs: list[tuple[str, EvalOptions]],
+    out: Path,
+    jobs: int,
+    say: Callable[[str], None] = lambda _: None,
+    done: Callable[[ScenarioResult], None] = lambda _: None,
+) -> list[ScenarioResult]:
+    """Evaluate every (scenario, options) of ``runs``, in their order; with several runs and ``jobs`` > 1,
+    ``jobs`` scenarios at once, each in its own process with one core (its cameras one after another),
+    so that the cores stay busy through the single-threaded stages (SUMO, the engine) too."""
+    if jobs <= 1 or len(runs) <= 1:
+        results = []
+        for ref, options in runs:
+            results.append(evaluate_scenario(ref, out, options, say))
+            done(results[-1])
+        return results
+    placed: dict[Future[ScenarioResult], int] = {}
+    found: dict[int, ScenarioResult] = {}
+    with ProcessPoolExecutor(max_workers=min(jobs, len(runs)), mp_context=get_context("spawn")) as pool:
+        for index, (ref, options) in enumerate(runs):
+            placed[pool.submit(evaluate_scenario, ref, out, replace(options, jobs=1))] = index
+        for future in as_completed(placed):
+            found[placed[future]] = future.result()
+            say(f"{found[placed[future]].name}: done")
+            done(found[placed[future]])
+    return [found[i] for i in range(len(runs))]
 
 
 def incident_alerts(incidents: list[Incident]) -> list[Alert]:
@@ -141,7 +219,60 @@ def incident_alerts(incidents: list[Incident]) -> list[Alert]:
     return alerts
 
 
-def write_report(results: list[ScenarioResult], out: Path, options: EvalOptions) -> dict[str, Any]:
+def by_family(results: list[ScenarioResult]) -> dict[str, dict[str, float | int]]:
+    """The measures over each family's scenarios (``library`` for built-in ones and files)."""
+    grouped: dict[str, Scores] = {}
+    for r in results:
+        grouped[r.family] = r.scores if r.family not in grouped else grouped[r.family] + r.scores
+    return {family: scores.as_dict() for family, scores in grouped.items()}
+
+
+def by_kind(results: list[ScenarioResult]) -> dict[str, dict[str, float | int | None]]:
+    """The measures per kind of incident (``stall in view``, ``crash unseen`` …)."""
+    groups: dict[str, list[Outcome]] = {}
+    for o in (o for r in results for o in r.outcomes):
+        groups.setdefault(o.kind, []).append(o)
+    table: dict[str, dict[str, float | int | None]] = {}
+    for kind in sorted(groups):
+        found = [o for o in groups[kind] if o.detected]
+        ttd = [o.ttd_s for o in found if o.ttd_s is not None]
+        onset = [o.onset_error_s for o in found if o.onset_error_s is not None]
+        table[kind] = {
+            "incidents": len(groups[kind]),
+            "detected": len(found),
+            "ttd_median_s": round(float(np.median(ttd)), 1) if ttd else None,
+            "onset_rmse_s": round(float(np.sqrt(np.mean(np.square(onset)))), 1) if onset else None,
+            "cause_right": sum(o.cause_right for o in found),
+            "source_right": sum(o.source_right for o in found),
+        }
+    return table
+
+
+def cost_of(results: list[ScenarioResult], wall_s: float | None = None) -> dict[str, Any]:
+    """CPU seconds by stage over ``results``, per camera-hour of video too, and the wall time if given.
+
+    The stages: ``history`` (the baselines' simulations), ``simulate`` (SUMO and trajectories),
+    ``render`` (drawing and encoding every camera), ``truth`` (ground truth from the trajectories),
+    ``analyse`` (the camera pipelines) and ``engine`` (the incident engine)."""
+    cpu: dict[str, float] = {}
+    for r in results:
+        for stage, seconds in r.cpu_s.items():
+            cpu[stage] = cpu.get(stage, 0.0) + seconds
+    hours = sum(r.scores.camera_hours for r in results)
+    order = [s for s in ("history", "simulate", "render", "truth", "analyse", "engine") if s in cpu]
+    cpu = {s: round(cpu[s], 1) for s in order + sorted(set(cpu) - set(order))}
+    return {
+        "camera_hours": round(hours, 3),
+        "cpu_s": cpu,
+        "cpu_s_total": round(sum(cpu.values()), 1),
+        "cpu_s_per_camera_hour": {s: round(v / hours, 1) for s, v in cpu.items()} if hours else {},
+        "wall_s": None if wall_s is None else round(wall_s, 1),
+    }
+
+
+def write_report(
+    results: list[ScenarioResult], out: Path, options: EvalOptions, wall_s: float | None = None
+) -> dict[str, Any]:
     """``report.json`` and ``report.md`` in ``out``; returns the JSON report."""
     total: Scores | None = None
     for r in results:
@@ -154,6 +285,9 @@ def write_report(results: list[ScenarioResult], out: Path, options: EvalOptions)
         "history_seeds": list(options.history_seeds),
         "scenarios": {r.name: _scenario_json(r) for r in results},
         "overall": total.as_dict() if total is not None else {},
+        "by_family": by_family(results),
+        "by_kind": by_kind(results),
+        "cost": cost_of(results, wall_s),
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(_clean(report), indent=2, ensure_ascii=False), encoding="utf-8")
@@ -203,6 +337,23 @@ def _markdown(results: list[ScenarioResult], report: dict[str, Any], options: Ev
                 f"| {r.name} | {s.intervals} | {s.count_error_pct:.1f} | {s.speed_mae_kmh:.2f} | "
                 f"{s.queue_mae_m:.1f} | {s.occupancy_mae_pts:.2f} |"
             )
+    lines += ["", "## By family", "", "| family | " + " | ".join(MEASURES) + " |",
+              "| --- | " + " | ".join("---" for _ in MEASURES) + " |"]  # fmt: skip
+    for family, d in report["by_family"].items():
+        lines.append(f"| {family} | " + " | ".join(_cell(d[m]) for m in MEASURES) + " |")
+    lines += ["", "## By kind of incident", "",
+              "| kind | incidents | detected | TTD median s | onset RMSE s | cause right | source right |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for kind, d in report["by_kind"].items():
+        cells = ("incidents", "detected", "ttd_median_s", "onset_rmse_s", "cause_right", "source_right")
+        lines.append(f"| {kind} | " + " | ".join(_cell(d[c]) for c in cells) + " |")
+    cost = report["cost"]
+    lines += ["", "## What it cost", "",
+              f"{cost['camera_hours']:g} camera-hours of video; CPU seconds by stage (a run reused from an earlier "
+              f"evaluation counts what it cost when it was made); wall time {_cell(cost['wall_s'])} s.", "",
+              "| stage | CPU s | CPU s per camera-hour |", "| --- | --- | --- |"]  # fmt: skip
+    for stage, seconds in cost["cpu_s"].items():
+        lines.append(f"| {stage} | {seconds:g} | {_cell(cost['cpu_s_per_camera_hour'].get(stage))} |")
     lines += ["", "## Incidents", "", "| scenario | seed | id | cause | abnormal | source | position m | start s | "
               "alert s | end s | cameras | severity |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | "
               "--- | --- |"]  # fmt: skip

@@ -194,15 +194,28 @@ def _segment(manifest: Mapping[str, Any], item: Mapping[str, Any]) -> str:
     return ""
 
 
-def score_alerts(
-    alerts: Iterable[Alert],
-    truths: list[TruthIncident],
-    camera_hours: float,
-    duration_s: float,
-    radius_m: float = 60.0,
-    slack_s: float = 10.0,
-) -> Scores:
-    """Match ``alerts`` to ``truths`` of one run (``duration_s`` long, ``camera_hours`` watched)."""
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one true incident: found or not, how fast, named how."""
+
+    type: str
+    seen: bool  # a camera sees it (else only its congestion is seen)
+    detected: bool
+    ttd_s: float | None = None
+    onset_error_s: float | None = None
+    cause_right: bool = False
+    source_right: bool = False
+
+    @property
+    def kind(self) -> str:
+        """``stall in view``, ``crash unseen`` …: the groups the evaluation reports."""
+        return f"{self.type} {'in view' if self.seen else 'unseen'}"
+
+
+def _match(
+    alerts: Iterable[Alert], truths: list[TruthIncident], duration_s: float, radius_m: float, slack_s: float
+) -> tuple[dict[str, Alert], int, int]:
+    """The first alert matching each incident, the false alarms, the alerts."""
     pending = sorted(alerts, key=lambda a: a.alert_s)
     matched: dict[str, Alert] = {}
     false_alarms = 0
@@ -224,11 +237,44 @@ def score_alerts(
             false_alarms += 1
         elif hit.id not in matched and alert.type not in CONSEQUENCES:
             matched[hit.id] = alert
+    return matched, false_alarms, len(pending)
+
+
+def outcomes(
+    alerts: Iterable[Alert],
+    truths: list[TruthIncident],
+    duration_s: float,
+    radius_m: float = 60.0,
+    slack_s: float = 10.0,
+) -> list[Outcome]:
+    """Each true incident of one run with what the alerts made of it (matched as ``score_alerts`` does)."""
+    matched = _match(alerts, truths, duration_s, radius_m, slack_s)[0]
+    out = []
+    for t in truths:
+        a = matched.get(t.id)
+        if a is None:
+            out.append(Outcome(t.type, bool(t.seen_by), False))
+        else:
+            out.append(
+                Outcome(t.type, bool(t.seen_by), True, a.alert_s - t.start_s, a.start_s - t.start_s,
+                        t.cause == a.type, a.segment == t.segment)
+            )  # fmt: skip
+    return out
+
+
+def score_alerts(
+    alerts: Iterable[Alert],
+    truths: list[TruthIncident],
+    camera_hours: float,
+    duration_s: float,
+    radius_m: float = 60.0,
+    slack_s: float = 10.0,
+) -> Scores:
+    """Match ``alerts`` to ``truths`` of one run (``duration_s`` long, ``camera_hours`` watched)."""
+    matched, false_alarms, alerted = _match(alerts, truths, duration_s, radius_m, slack_s)
     ttd = tuple(matched[t.id].alert_s - t.start_s for t in truths if t.id in matched)
     onset = tuple(matched[t.id].start_s - t.start_s for t in truths if t.id in matched)
     right = sum(1 for t in truths if t.id in matched and t.cause == matched[t.id].type)
     sources = sum(1 for t in truths if t.id in matched and matched[t.id].segment == t.segment)
     errors = tuple(abs(matched[t.id].position_m - t.position_m) for t in truths if t.id in matched)
-    return Scores(
-        len(truths), len(matched), len(pending), false_alarms, camera_hours, ttd, onset, right, sources, errors
-    )
+    return Scores(len(truths), len(matched), alerted, false_alarms, camera_hours, ttd, onset, right, sources, errors)

@@ -20,6 +20,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from yingyan.calibration import CameraCalibration
+from yingyan.cost import StageClock
 from yingyan.errors import ConfigError
 from yingyan.incidents.baseline import Baseline
 from yingyan.incidents.detector import CameraEvents
@@ -72,6 +73,7 @@ class SiteRunResult:
     out: Path
     events: list[Event] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
+    cost: StageClock = field(default_factory=StageClock)  # stages "analyse" (the cameras) and "engine"
 
 
 def analyse_camera(job: CameraJob) -> str:
@@ -118,22 +120,30 @@ def run_site(
     network = Network.from_site(site, root)
     jobs = camera_jobs(site, root, out, options)
     todo = [j for j in jobs if not (options.reuse and (j.out / "events.jsonl").exists())]
-    if todo:
-        with ProcessPoolExecutor(max_workers=max(1, options.jobs), mp_context=get_context("spawn")) as pool:
-            for camera_id in pool.map(analyse_camera, todo):
+    clock = StageClock()
+    with clock.stage("analyse"):
+        if len(todo) == 1 or options.jobs <= 1:  # in this process: no pool to start for one pipeline at a time
+            for job in todo:
+                camera_id = analyse_camera(job)
                 if on_camera is not None:
                     on_camera(camera_id)
-    baseline_path = options.baseline or (root / site.baseline if site.baseline else None)
-    baseline = Baseline.load(baseline_path) if baseline_path is not None else None
-    engine = IncidentEngine(
-        network, site.incident_rules, baseline, options.start, {c.id: c.road_class for c in site.cameras}
-    )
-    events, incidents = replay(engine, {j.camera_id: j.out for j in jobs}, out)
-    with (out / "events.jsonl").open("w", encoding="utf-8") as handle:
-        for event in events:
-            handle.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
-    write_incidents(out / "incidents.jsonl", incidents)
-    return SiteRunResult(out, events, incidents)
+        elif todo:
+            with ProcessPoolExecutor(max_workers=options.jobs, mp_context=get_context("spawn")) as pool:
+                for camera_id in pool.map(analyse_camera, todo):
+                    if on_camera is not None:
+                        on_camera(camera_id)
+    with clock.stage("engine"):
+        baseline_path = options.baseline or (root / site.baseline if site.baseline else None)
+        baseline = Baseline.load(baseline_path) if baseline_path is not None else None
+        engine = IncidentEngine(
+            network, site.incident_rules, baseline, options.start, {c.id: c.road_class for c in site.cameras}
+        )
+        events, incidents = replay(engine, {j.camera_id: j.out for j in jobs}, out)
+        with (out / "events.jsonl").open("w", encoding="utf-8") as handle:
+            for event in events:
+                handle.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+        write_incidents(out / "incidents.jsonl", incidents)
+    return SiteRunResult(out, events, incidents, clock)
 
 
 def camera_incidents(

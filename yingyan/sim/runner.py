@@ -26,6 +26,7 @@ from rich.progress import Progress, TaskID
 
 from yingyan import __version__
 from yingyan.config import validate_mapping
+from yingyan.cost import StageClock
 from yingyan.errors import YingyanError
 from yingyan.sim.camera import MeasurementZone, PinholeCamera, camera_for, measurement_zone
 from yingyan.sim.groundtruth import (
@@ -128,16 +129,18 @@ def _task(progress: Progress | None, name: str, total: float) -> tuple[Progress 
 
 
 def _run_into(scenario: Scenario, out: Path, options: RunOptions, progress: Progress | None) -> None:
+    clock = StageClock()  # what each stage cost, kept in the manifest (bench/eval_cost.py reads it)
     step_s = sim_step_for(scenario)
-    built = build_network(scenario, out / "sumo")
     bar, task = _task(progress, f"simulating {scenario.name} (steps)", 1.0)
 
     def on_step(done: int, total: int) -> None:
         if bar is not None and task is not None:
             bar.update(task, total=total, completed=done)
 
-    traj = simulate(scenario, built, options.seed, step_s, on_step)
-    geo = row_geometry(traj, scenario.network)
+    with clock.stage("simulate"):
+        built = build_network(scenario, out / "sumo")
+        traj = simulate(scenario, built, options.seed, step_s, on_step)
+        geo = row_geometry(traj, scenario.network)
     cams = []
     for cp in scenario.checkpoints:
         camera = camera_for(cp, scenario.network)
@@ -153,18 +156,20 @@ def _run_into(scenario: Scenario, out: Path, options: RunOptions, progress: Prog
         folder.mkdir(parents=True)
         calibration_for(scenario, cam.cp, cam.camera, cam.zone).save(folder / "calibration.json")
     if options.render:
-        _render_all(scenario, cams, traj, out, options, progress)
-    for cam in cams:
-        folder = out / "cameras" / cam.cp.id
-        rows = lane_state(traj, geo, cam.cp, cam.zone, scenario.network, scenario.interval_s, scenario.duration_s)
-        write_csv(folder / "lane_state.csv", LANE_STATE_COLUMNS, rows)
-        bins = carriageway_speed_bins(traj, geo, cam.cp.watch, cam.zone.lo_m, cam.zone.hi_m, scenario.duration_s)
-        episodes_by_camera[cam.cp.id] = congestion_episodes(bins, thresholds.basic_above, scenario.duration_s)
-        camera_entries.append(_camera_entry(cam, cams, folder.relative_to(out), options.render))
-    incidents = _incident_entries(scenario, traj, cams)
-    congestion = _attribute(scenario, traj, cams, episodes_by_camera, incidents)
-    write_site(out / "site.yaml", scenario, camera_entries)
-    _spacetime(out, scenario, traj, geo, cams)
+        with clock.stage("render"):
+            _render_all(scenario, cams, traj, out, options, progress)
+    with clock.stage("truth"):
+        for cam in cams:
+            folder = out / "cameras" / cam.cp.id
+            rows = lane_state(traj, geo, cam.cp, cam.zone, scenario.network, scenario.interval_s, scenario.duration_s)
+            write_csv(folder / "lane_state.csv", LANE_STATE_COLUMNS, rows)
+            bins = carriageway_speed_bins(traj, geo, cam.cp.watch, cam.zone.lo_m, cam.zone.hi_m, scenario.duration_s)
+            episodes_by_camera[cam.cp.id] = congestion_episodes(bins, thresholds.basic_above, scenario.duration_s)
+            camera_entries.append(_camera_entry(cam, cams, folder.relative_to(out), options.render))
+        incidents = _incident_entries(scenario, traj, cams)
+        congestion = _attribute(scenario, traj, cams, episodes_by_camera, incidents)
+        write_site(out / "site.yaml", scenario, camera_entries)
+        _spacetime(out, scenario, traj, geo, cams)
     manifest = {
         "format": "yingyan.sim/1",
         "generator": f"yingyan {__version__}",
@@ -194,6 +199,7 @@ def _run_into(scenario: Scenario, out: Path, options: RunOptions, progress: Prog
             "scenario": "scenario.yaml",
             "spacetime": ["spacetime_forward.png"] + (["spacetime_reverse.png"] if scenario.network.two_way else []),
         },
+        "cost": clock.as_dict(),  # CPU and wall seconds by stage: simulate, render, truth
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
 
