@@ -59,7 +59,7 @@ def main() -> None:
         assert drawn is not None
         runs.append((name, replace(options, seeds=(drawn[1],))))
     began = time.perf_counter()
-    results = evaluate_all(runs, args.out, args.jobs, say=lambda t: console.log(t))
+    results = [found[0] for found in evaluate_all(runs, args.out, args.jobs, say=lambda t: console.log(t))]
     wall = time.perf_counter() - began
     report = write_report(results, args.out, options, wall_s=wall)
     cost = report["cost"]

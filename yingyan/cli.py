@@ -528,6 +528,13 @@ def eval_cmd(
     labels: Annotated[
         Path | None, typer.Option(help="Score real clips against a hand-made label file instead of scenarios.")
     ] = None,
+    detectors: Annotated[
+        str | None,
+        typer.Option(
+            help="Several detectors, comma-separated (motion,onnx,gated): each scenario rendered once and "
+            "analysed by each; one report-DETECTOR.json/.md per detector."
+        ),
+    ] = None,
     eval_set: Annotated[
         str | None,
         typer.Option(
@@ -536,7 +543,7 @@ def eval_cmd(
     ] = None,
 ) -> None:
     """Simulate scenarios, run the whole pipeline, score incidents against ground truth: report.json, report.md."""
-    from yingyan.eval.evaluate import SUMMARY, EvalOptions, evaluate_all, write_report
+    from yingyan.eval.evaluate import SUMMARY, EvalOptions, ScenarioResult, evaluate_all, write_report
 
     try:
         if labels is not None:
@@ -575,23 +582,45 @@ def eval_cmd(
                 runs += [(f"{name}-s{seed}", replace(options, seeds=(seed,))) for seed in seed_list]
             else:
                 runs.append((name, options))
+        try:
+            chosen = tuple(DetectorName(d.strip()) for d in detectors.split(",") if d.strip()) if detectors else ()
+        except ValueError:
+            names = ", ".join(d.value for d in DetectorName)
+            raise YingyanError(f"--detectors {detectors!r}: each must be one of {names}") from None
+        chosen = chosen or (detector,)
+        every = tuple(sorted({s for _, o in runs for s in o.seeds}))
+        results: dict[DetectorName, dict[int, ScenarioResult]] = {d: {} for d in chosen}
         began = time.perf_counter()
+
+        def stem(d: DetectorName) -> str:
+            return "report" if len(chosen) == 1 else f"report-{d.value}"
+
+        def finished(index: int, found: list[ScenarioResult]) -> None:
+            """Write the reports so far: a long evaluation shows its figures as it goes."""
+            for d, result in zip(chosen, found, strict=True):
+                results[d][index] = result
+                done_here = [results[d][i] for i in sorted(results[d])]
+                write_report(
+                    done_here, out_dir, replace(options, detector=d, seeds=every),
+                    wall_s=time.perf_counter() - began, stem=stem(d), pending=len(runs) - len(done_here),
+                )  # fmt: skip
+            progress.advance(task)
+
         with _progress() as progress:
-            task = progress.add_task("scenarios evaluated", total=len(runs))
-            results = evaluate_all(
-                runs, out_dir, jobs, say=lambda t: progress.console.log(t), done=lambda _: progress.advance(task)
-            )
-        report = write_report(results, out_dir, options, wall_s=time.perf_counter() - began)
+            task = progress.add_task(f"scenarios evaluated ({', '.join(d.value for d in chosen)})", total=len(runs))
+            evaluate_all(runs, out_dir, jobs, chosen, say=lambda t: progress.console.log(t), done=finished)
     except YingyanError as error:
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    table = Table(title=f"evaluation (all measures in {out_dir / 'report.md'})")
-    table.add_column("scenario")
-    for m in SUMMARY:
-        table.add_column(m.replace("_", " "), justify="right")
-    for name, row in [*report["scenarios"].items(), ("all", report["overall"])]:
-        table.add_row(name, *(str(row[m]) for m in SUMMARY))
-    out.print(table)
+    for d in chosen:
+        report = json.loads((out_dir / f"{stem(d)}.json").read_text(encoding="utf-8"))
+        table = Table(title=f"evaluation, {d.value} (all measures in {out_dir / (stem(d) + '.md')})")
+        table.add_column("scenario")
+        for m in SUMMARY:
+            table.add_column(m.replace("_", " "), justify="right")
+        for name, row in [*report["scenarios"].items(), ("all", report["overall"])]:
+            table.add_row(name, *(str(row[m]) for m in SUMMARY))
+        out.print(table)
 
 
 @baseline_app.command("learn")

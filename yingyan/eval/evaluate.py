@@ -180,31 +180,46 @@ def evaluate_scenario(
     return ScenarioResult(scenario.name, total, state, listed, cpu, round(time.perf_counter() - began, 3), found)
 
 
+def _evaluate_each(ref: str, out: Path, variants: list[EvalOptions]) -> list[ScenarioResult]:
+    """One scenario under each options variant (detectors), one after another: the first simulates and
+    renders it, the others reuse its videos."""
+    return [evaluate_scenario(ref, out, options) for options in variants]
+
+
 def evaluate_all(
     runs: list[tuple[str, EvalOptions]],
     out: Path,
     jobs: int,
+    detectors: tuple[DetectorName, ...] = (),
     say: Callable[[str], None] = lambda _: None,
-    done: Callable[[ScenarioResult], None] = lambda _: None,
-) -> list[ScenarioResult]:
-    """Evaluate every (scenario, options) of ``runs``, in their order; with several runs and ``jobs`` > 1,
-    ``jobs`` scenarios at once, each in its own process with one core (its cameras one after another),
-    so that the cores stay busy through the single-threaded stages (SUMO, the engine) too."""
+    done: Callable[[int, list[ScenarioResult]], None] = lambda *_: None,
+) -> list[list[ScenarioResult]]:
+    """Evaluate every (scenario, options) of ``runs``, once per detector of ``detectors`` (default: the
+    options' own), and return, per run in its order, one result per detector. With several runs and
+    ``jobs`` > 1, ``jobs`` scenarios at once, each in its own process with one core (its cameras one
+    after another), so that the cores stay busy through the single-threaded stages (SUMO, the engine)
+    too. ``done(index, results)`` is called as each run finishes."""
+
+    def variants(options: EvalOptions, one_core: bool) -> list[EvalOptions]:
+        base = replace(options, jobs=1) if one_core else options
+        return [replace(base, detector=d) for d in detectors] if detectors else [base]
+
     if jobs <= 1 or len(runs) <= 1:
         results = []
-        for ref, options in runs:
-            results.append(evaluate_scenario(ref, out, options, say))
-            done(results[-1])
+        for index, (ref, options) in enumerate(runs):
+            results.append([evaluate_scenario(ref, out, v, say) for v in variants(options, False)])
+            done(index, results[-1])
         return results
-    placed: dict[Future[ScenarioResult], int] = {}
-    found: dict[int, ScenarioResult] = {}
+    placed: dict[Future[list[ScenarioResult]], int] = {}
+    found: dict[int, list[ScenarioResult]] = {}
     with ProcessPoolExecutor(max_workers=min(jobs, len(runs)), mp_context=get_context("spawn")) as pool:
         for index, (ref, options) in enumerate(runs):
-            placed[pool.submit(evaluate_scenario, ref, out, replace(options, jobs=1))] = index
+            placed[pool.submit(_evaluate_each, ref, out, variants(options, True))] = index
         for future in as_completed(placed):
-            found[placed[future]] = future.result()
-            say(f"{found[placed[future]].name}: done")
-            done(found[placed[future]])
+            index = placed[future]
+            found[index] = future.result()
+            say(f"{found[index][0].name}: done")
+            done(index, found[index])
     return [found[i] for i in range(len(runs))]
 
 
@@ -271,9 +286,15 @@ def cost_of(results: list[ScenarioResult], wall_s: float | None = None) -> dict[
 
 
 def write_report(
-    results: list[ScenarioResult], out: Path, options: EvalOptions, wall_s: float | None = None
+    results: list[ScenarioResult],
+    out: Path,
+    options: EvalOptions,
+    wall_s: float | None = None,
+    stem: str = "report",
+    pending: int = 0,
 ) -> dict[str, Any]:
-    """``report.json`` and ``report.md`` in ``out``; returns the JSON report."""
+    """``STEM.json`` and ``STEM.md`` in ``out``; returns the JSON report. ``pending``: scenarios still
+    running (a report written while an evaluation goes on says so)."""
     total: Scores | None = None
     for r in results:
         total = r.scores if total is None else total + r.scores
@@ -283,6 +304,8 @@ def write_report(
         "fps": options.fps,
         "seeds": list(options.seeds),
         "history_seeds": list(options.history_seeds),
+        "complete": pending == 0,
+        "scenarios_pending": pending,
         "scenarios": {r.name: _scenario_json(r) for r in results},
         "overall": total.as_dict() if total is not None else {},
         "by_family": by_family(results),
@@ -290,8 +313,8 @@ def write_report(
         "cost": cost_of(results, wall_s),
     }
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(_clean(report), indent=2, ensure_ascii=False), encoding="utf-8")
-    (out / "report.md").write_text(_markdown(results, report, options), encoding="utf-8")
+    (out / f"{stem}.json").write_text(json.dumps(_clean(report), indent=2, ensure_ascii=False), encoding="utf-8")
+    (out / f"{stem}.md").write_text(_markdown(results, report, options), encoding="utf-8")
     return report
 
 
@@ -315,6 +338,8 @@ def _markdown(results: list[ScenarioResult], report: dict[str, Any], options: Ev
     lines = [
         "# Yingyan evaluation",
         "",
+        *([f"**Partial: {report['scenarios_pending']} scenarios still running when this was written.**", ""]
+          if report["scenarios_pending"] else []),
         f"Detector `{options.detector.value}` at {options.fps:g} fps; seeds {list(options.seeds)}; "
         f"baselines from history seeds {list(options.history_seeds)}. Measures as DESIGN.md defines them.",
         "",

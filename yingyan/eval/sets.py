@@ -9,6 +9,8 @@ quick look that a change did not break the pipeline.
 
 from __future__ import annotations
 
+import itertools
+
 from yingyan.errors import ConfigError
 from yingyan.sim.families import FamilyName
 
@@ -38,7 +40,10 @@ SETS: dict[str, EvalSet] = {
 
 
 def scenarios_of(name: str) -> list[str]:
-    """The scenarios of a named set, as ``FAMILY-sN`` names, family by family."""
+    """The scenarios of a named set, as ``FAMILY-sN`` names, the families taken in turn (an evaluation
+    stopped part way, or read while it runs, has some of every family)."""
     if name not in SETS:
         raise ConfigError(f"--set {name!r}: no such evaluation set; sets: {', '.join(SETS)}")
-    return [f"{family.value}-s{seed}" for family, seeds in SETS[name].items() for seed in seeds]
+    by_family = [[f"{family.value}-s{seed}" for seed in seeds] for family, seeds in SETS[name].items()]
+    turns = itertools.zip_longest(*by_family)
+    return [scenario for turn in turns for scenario in turn if scenario is not None]
