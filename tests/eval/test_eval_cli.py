@@ -6,9 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+import yaml
 from typer.testing import CliRunner
 
+from tests.conftest import SHORT_STALL
 from yingyan.cli import app
+from yingyan.eval.evaluate import EvalOptions, reusable
+from yingyan.sim.library import resolve_scenario
 
 runner = CliRunner()
 
@@ -48,3 +53,47 @@ def test_run_names_the_broken_site_file(tmp_path: Path) -> None:
     bad.write_text("name: x\ncameras:\n  - {id: K1, source: a.mp4, calibration: a.json, speed: 3}\n", encoding="utf-8")
     result = runner.invoke(app, ["run", str(bad), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "cameras.0.speed" in result.output
+
+
+def test_scenarios_run_in_parallel_rendered_once_at_the_analysis_rate_and_analysed_by_each_detector(
+    tmp_path: Path,
+) -> None:
+    data = {**yaml.safe_load(SHORT_STALL.read_text(encoding="utf-8")), "incidents": []}  # 40 s: before the stall
+    for cp in data["checkpoints"]:
+        cp["fps"] = 10  # a camera filmed at 10 fps: the evaluation renders the 5 it analyses
+    files = [tmp_path / "short-stall.yaml", tmp_path / "short-stall-b.yaml"]
+    for file in files:
+        file.write_text(yaml.safe_dump({**data, "name": file.stem}), encoding="utf-8")
+    out = tmp_path / "eval"
+    args = ["eval", *map(str, files), "--duration", "40", "--detectors", "motion,onnx", "--jobs", "2"]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    for detector in ("motion", "onnx"):
+        report = json.loads((out / f"report-{detector}.json").read_text(encoding="utf-8"))
+        assert report["detector"] == detector and report["complete"] and report["scenarios_pending"] == 0
+        assert list(report["scenarios"]) == ["short-stall", "short-stall-b"]  # in the order asked
+        cost = report["cost"]
+        assert cost["camera_hours"] == pytest.approx(4 * 40 / 3600, abs=1e-3)
+        assert cost["cpu_s"]["render"] > 0 and cost["cpu_s"]["analyse"] > 0
+        per_hour = cost["cpu_s"]["render"] / (4 * 40 / 3600)
+        assert cost["cpu_s_per_camera_hour"]["render"] == pytest.approx(per_hour, rel=0.01)
+    for name in ("short-stall", "short-stall-b"):
+        seed = out / name / "seed-1"
+        assert sorted(p.name for p in seed.iterdir()) == ["sim", "site-motion", "site-onnx"]
+        manifest = json.loads((seed / "sim" / "manifest.json").read_text(encoding="utf-8"))
+        assert {c["fps"] for c in manifest["cameras"]} == {5.0}
+        assert (seed / "site-onnx" / "cameras" / "K2" / "lane_state.csv").exists()
+
+
+def test_a_run_rendered_at_another_rate_or_length_is_made_again(tmp_path: Path) -> None:
+    scenario = resolve_scenario(str(SHORT_STALL))
+    sim = tmp_path / "sim"
+    sim.mkdir()
+    manifest = {"duration_s": 240.0, "cameras": [{"id": "K1", "fps": 10.0, "video": "cameras/K1/video.mp4"}]}
+    (sim / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert not reusable(sim, EvalOptions(fps=5.0), scenario)
+    assert reusable(sim, EvalOptions(fps=10.0), scenario)
+    assert not reusable(sim, EvalOptions(fps=10.0, duration_s=60.0), scenario)
+    manifest["cameras"][0]["video"] = None  # simulated without video
+    (sim / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert not reusable(sim, EvalOptions(fps=10.0), scenario)

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from yingyan.eval import Alert, TruthIncident, score_alerts, truth_from_manifest
+from yingyan.eval.matching import outcomes
 
 STALL = TruthIncident(
     "I1",
@@ -91,3 +92,17 @@ def test_a_stall_no_camera_sees_is_found_by_its_link_and_named_a_blockage() -> N
     wrong = Alert("K3", "blockage", 1780.0, start_s=170.0, alert_s=330.0, segment="K3")  # "in K3's view"
     scores = score_alerts([wrong], [truth], camera_hours=0.5, duration_s=900.0)
     assert scores.detected == 1 and scores.source_top1 == 0.0
+
+
+def test_each_incident_says_what_became_of_it_by_kind() -> None:
+    hidden = TruthIncident("I2", "crash", 2500.0, start_s=400.0, trigger_s=398.0, end_s=None, camera_ids=("K4",))
+    alerts = [
+        Alert("K3", "crash", 1758.0, start_s=150.0, alert_s=170.0, segment="K3"),  # the stall, named a crash
+        Alert("K1", "stopped_vehicle", 1100.0, start_s=400.0, alert_s=410.0),  # false
+    ]
+    found = outcomes(alerts, [STALL, hidden], duration_s=900.0)
+    assert [o.kind for o in found] == ["stall in view", "crash unseen"]
+    stall, crash = found
+    assert stall.detected and stall.ttd_s == 18.0 and stall.onset_error_s == -2.0
+    assert not stall.cause_right and stall.source_right
+    assert not crash.detected and crash.ttd_s is None

@@ -151,7 +151,8 @@ def evaluate_scenario(
                 RunOptions(seed=seed, duration_s=options.duration_s, fps=options.fps, force=True, workers=options.jobs),
             )  # fmt: skip
         manifest = json.loads((sim / "manifest.json").read_text(encoding="utf-8"))
-        for stage, seconds in manifest.get("cost", {}).get("cpu_s", {}).items():
+        made = json.loads((sim / "cost.json").read_text(encoding="utf-8")) if (sim / "cost.json").exists() else {}
+        for stage, seconds in made.get("cpu_s", {}).items():
             clock.cpu_s[stage] = clock.cpu_s.get(stage, 0.0) + float(seconds)
         site_out = site_folder(folder / f"seed-{seed}", options)
         say(f"{scenario.name} seed {seed}: cameras and incident engine ({options.detector.value})")

@@ -18,6 +18,7 @@ import yaml
 from rich.progress import Progress
 
 from yingyan.service.auth import add_user
+from yingyan.service.preflight import ServeOptions
 from yingyan.service.runtime import ServiceRuntime
 from yingyan.service.workflow import Role
 from yingyan.sim.library import resolve_scenario
@@ -50,22 +51,29 @@ DEMO_USERS = (
 
 
 def simulate(
-    out: Path, scenario_ref: str, seed: int, duration_s: float | None, progress: Progress | None = None
+    out: Path,
+    scenario_ref: str,
+    seed: int,
+    duration_s: float | None,
+    progress: Progress | None = None,
+    fps: float = ServeOptions().fps,
 ) -> Path:
-    """The scenario's run in ``out/sim``: reused when it is there for the same scenario, seed and length."""
+    """The scenario's run in ``out/sim``, its cameras rendered at the rate the service analyses
+    (``fps``: a frame rendered and never analysed is time spent for nothing); reused when it is there
+    for the same scenario, seed, length and rate."""
     scenario = resolve_scenario(scenario_ref)
     sim = out / "sim"
     manifest = sim / "manifest.json"
     if manifest.exists():
         done = json.loads(manifest.read_text(encoding="utf-8"))
         wanted = duration_s if duration_s is not None else scenario.duration_s
-        if (done.get("scenario"), done.get("seed"), float(done.get("duration_s", -1))) == (
-            scenario.name,
-            seed,
-            float(wanted),
-        ) and all((sim / "cameras" / c["id"] / "video.mp4").exists() for c in done["cameras"]):
+        if (
+            (done.get("scenario"), done.get("seed"), float(done.get("duration_s", -1))) == (scenario.name, seed, wanted)
+            and all(float(c.get("fps", 0)) == fps for c in done["cameras"])
+            and all((sim / "cameras" / c["id"] / "video.mp4").exists() for c in done["cameras"])
+        ):
             return sim
-    run_scenario(scenario, sim, RunOptions(seed=seed, duration_s=duration_s, force=True), progress=progress)
+    run_scenario(scenario, sim, RunOptions(seed=seed, duration_s=duration_s, fps=fps, force=True), progress=progress)
     return sim
 
 
