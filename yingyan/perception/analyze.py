@@ -29,8 +29,9 @@ from yingyan.traffic.state import LANE_STATE_COLUMNS
 from yingyan.video import VideoWriter
 
 from .detector import Detector, ScaledDetector
+from .gating import GatedDetector
 from .motion import MotionDetector
-from .region import RegionDetector, lanes_region
+from .region import RegionDetector, far_region, lanes_region
 from .tracking import VehicleTracker
 
 log = logging.getLogger(__name__)
@@ -80,8 +81,12 @@ def analyze(
     if isinstance(detector, ScaledDetector):
         # Detect only where the lanes are (and the vehicles on them): the rest measures nothing.
         region = lanes_region(calibration)
-        log.info("%s: detecting in %s of %s", calibration.camera_id, region, calibration.image_size)
-        detector = RegionDetector(detector, region)
+        # And closer where the lanes are far (1080p: most of the stretch); not through a motion gate, whose
+        # frame difference compares one region from frame to frame.
+        far = None if isinstance(detector, GatedDetector) else far_region(calibration, detector)
+        log.info("%s: detecting in %s of %s%s", calibration.camera_id, region, calibration.image_size,
+                 f", the far lanes {far[0]} again at scale {far[1]:.2f}" if far else "")  # fmt: skip
+        detector = RegionDetector(detector, region, far)
     tracker = VehicleTracker()
     meter = LaneMeter(calibration, interval_s=interval_s, dt_s=1.0 / fps)
     seen: set[int] = set()
