@@ -90,3 +90,20 @@ def test_crops_are_seen_at_the_whole_frame_scale_and_found_in_frame_pixels() -> 
     assert neural.calls == 20 and len(neural.scales) == 20
     assert set(neural.scales) == {416 / 320}
     assert neural.pixels < 20 * 320 * 180 * 0.6
+
+
+def test_a_small_crop_is_shown_enlarged_and_a_parked_car_beside_it_is_neither_lost_nor_doubled() -> None:
+    road = np.full((720, 1280, 3), 80, np.uint8)
+    road[600:640, 40:120] = (30, 30, 200)  # parked car near the left edge
+    neural = ScaledCountingDetector()
+    whole = neural.scale_for(road.shape)
+    gated = GatedDetector(neural, fps=5, full_every_s=10.0)
+    for k in range(25):
+        frame = road.copy()
+        x = 200 + 8 * k
+        frame[100:140, x : x + 60] = (30, 30, 210)
+        det = gated.update(frame)
+        centres = sorted(((det.xyxy[:, 0] + det.xyxy[:, 2]) / 2).tolist())
+        assert len(centres) == 2 and abs(centres[0] - 80) < 2 and abs(centres[1] - (x + 30)) < 2
+    crops = neural.scales[1:]  # after the first, full pass
+    assert crops and all(whole < s <= 1.0 for s in crops)

@@ -81,9 +81,10 @@ def analyze(
     if isinstance(detector, ScaledDetector):
         # Detect only where the lanes are (and the vehicles on them): the rest measures nothing.
         region = lanes_region(calibration)
-        # And closer where the lanes are far (1080p: most of the stretch); not through a motion gate, whose
-        # frame difference compares one region from frame to frame.
-        far = None if isinstance(detector, GatedDetector) else far_region(calibration, detector)
+        # And closer where the lanes are far (1080p: most of the stretch), for a detector that keeps no state
+        # between frames: the motion detector's background and the gate's frame difference follow one region.
+        stateful = isinstance(detector, (MotionDetector, GatedDetector))
+        far = None if stateful else far_region(calibration, detector)
         log.info("%s: detecting in %s of %s%s", calibration.camera_id, region, calibration.image_size,
                  f", the far lanes {far[0]} again at scale {far[1]:.2f}" if far else "")  # fmt: skip
         detector = RegionDetector(detector, region, far)

@@ -3,10 +3,10 @@
 The gate must cost far less than the network it saves, so it is a plain frame difference on
 a small copy of the frame (160 px wide, well under a millisecond), not a background model. The
 neural detector then runs on the region that holds what changed since the last analysed frame
-(cropped, padded, and at the whole frame's scale when the detector can), on the whole frame
-every ``full_every_s`` seconds (so vehicles that stop stay detected), and not at all on frames
-where nothing moves. Between full passes, the last
-full pass's detections that no motion has touched since are carried over.
+(cropped, padded to at least :data:`MIN_CROP_MODEL_PX` of the network's input each way, and at
+the whole frame's scale when the detector can), on the whole frame every ``full_every_s``
+seconds (so vehicles that stop stay detected), and not at all on frames where nothing moves.
+Between passes, what was found where nothing has moved since is carried over.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ from yingyan.perception.detector import Detector, ScaledDetector
 GATE_WIDTH = 160  # pixels across of the small copy the gate compares
 GATE_LEVEL = 18  # levels of change (in any colour channel) that count as motion
 GATE_MIN_PIXELS = 3  # changed pixels (of the small copy) in one place that count as something moving
+MIN_CROP_MODEL_PX = 160  # the least side of a crop, in the network's input pixels (at the frame's scale)
+MIN_INPUT_PX = 256  # a smaller crop is shown to the network enlarged to this, up to the camera's own pixels
+EDGE_PX = 2.0  # a box this close to the crop's inner edge is cut by it
+SAME_IOU = 0.3  # a carried box overlapping a fresh one this much is the same vehicle
 
 
 class FrameDifferenceGate:
@@ -91,18 +95,57 @@ class GatedDetector:
             return self._static
         boxes = np.asarray(changed, dtype=np.float64)
         h, w = image.shape[:2]
-        x1, y1 = np.maximum(boxes[:, :2].min(axis=0) - self.pad_px, 0).astype(int)
-        x2, y2 = np.minimum(boxes[:, 2:].max(axis=0) + self.pad_px, [w, h]).astype(int)
+        lo = boxes[:, :2].min(axis=0) - self.pad_px
+        hi = boxes[:, 2:].max(axis=0) + self.pad_px
+        # A small detector finds nothing in a crop that is little more than the car itself: give it
+        # room round what moved, at least MIN_CROP_MODEL_PX of its own input each way.
+        least = np.minimum(MIN_CROP_MODEL_PX / max(scale, 1e-6), [w, h])
+        grow = np.maximum(least - (hi - lo), 0.0) / 2
+        lo, hi = lo - grow, hi + grow
+        shift = np.maximum(-lo, 0.0) - np.maximum(hi - [w, h], 0.0)  # slide back inside the frame
+        lo, hi = lo + shift, hi + shift
+        x1, y1 = np.maximum(lo, 0).astype(int)
+        x2, y2 = np.minimum(np.ceil(hi), [w, h]).astype(int)
         crop = np.ascontiguousarray(image[y1:y2, x1:x2])
-        found = self._run(crop, scale, (origin[0] + int(x1), origin[1] + int(y1)))
+        # And look at a small crop larger than the whole frame's scale (at most the camera's own pixels):
+        # a small detector given under MIN_INPUT_PX of input misses even a car it finds in the full pass.
+        side = min(x2 - x1, y2 - y1)
+        crop_scale = max(scale, min(MIN_INPUT_PX / max(side, 1), 1.0))
+        found = self._run(crop, crop_scale, (origin[0] + int(x1), origin[1] + int(y1)))
+        offset = np.array([*origin, *origin], dtype=np.float32)
+        region = (int(x1), int(y1), int(x2), int(y2))
+        if len(found):  # a box cut by the crop's edge (not the frame's) is part of something: not this pass's
+            found = _subset(found, ~_cut(found.xyxy - offset, region, (w, h)))
         static = self._static
-        if len(static) == 0:
-            return found
-        xyxy = static.xyxy - np.array([*origin, *origin], dtype=np.float32)
-        outside = (xyxy[:, 2] < x1) | (xyxy[:, 0] > x2) | (xyxy[:, 3] < y1) | (xyxy[:, 1] > y2)
-        # What moved since the full pass is found in the crop (or has left): only what never
-        # moved stays carried over, else a vehicle found moving would leave a ghost behind it.
-        carried = static[np.nonzero(outside)[0]]
-        assert isinstance(carried, sv.Detections)
-        self._static = carried
-        return sv.Detections.merge([found, carried]) if len(carried) else found
+        if len(static):
+            # Inside the crop the network has just looked again, and what motion touched has moved or
+            # left; the rest was found where nothing has moved since: carried over (once, if found again).
+            s = static.xyxy - offset
+            inside = (s[:, 0] >= x1) & (s[:, 1] >= y1) & (s[:, 2] <= x2) & (s[:, 3] <= y2) & ~_cut(s, region, (w, h))
+            moved = (
+                (s[:, None, 0] < boxes[None, :, 2]) & (s[:, None, 2] > boxes[None, :, 0])
+                & (s[:, None, 1] < boxes[None, :, 3]) & (s[:, None, 3] > boxes[None, :, 1])
+            ).any(axis=1)  # fmt: skip
+            keep = ~inside & ~moved
+            if len(found):
+                keep &= sv.box_iou_batch(static.xyxy, found.xyxy).max(axis=1) < SAME_IOU
+            carried = _subset(static, keep)
+            found = sv.Detections.merge([found, carried]) if len(carried) else found
+        self._static = found  # what the crop found is carried over too, until motion touches it again
+        return found
+
+
+def _subset(detections: sv.Detections, mask: np.ndarray) -> sv.Detections:
+    picked = detections[mask]
+    assert isinstance(picked, sv.Detections)
+    return picked
+
+
+def _cut(xyxy: np.ndarray, region: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray:
+    """Boxes that reach the region's edge where it is not the frame's: cut by the region, not whole in it."""
+    x1, y1, x2, y2 = region
+    w, h = size
+    return np.asarray(
+        ((xyxy[:, 0] <= x1 + EDGE_PX) & (x1 > 0)) | ((xyxy[:, 1] <= y1 + EDGE_PX) & (y1 > 0))
+        | ((xyxy[:, 2] >= x2 - EDGE_PX) & (x2 < w)) | ((xyxy[:, 3] >= y2 - EDGE_PX) & (y2 < h))
+    )  # fmt: skip
