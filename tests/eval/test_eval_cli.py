@@ -97,3 +97,12 @@ def test_a_run_rendered_at_another_rate_or_length_is_made_again(tmp_path: Path) 
     manifest["cameras"][0]["video"] = None  # simulated without video
     (sim / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     assert not reusable(sim, EvalOptions(fps=10.0), scenario)
+
+
+def test_a_broken_scenario_stops_the_evaluation_with_its_name_and_the_rest_not_begun(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: broken\nduration_s: -5\n", encoding="utf-8")
+    args = ["eval", str(broken), str(broken), str(broken), "--jobs", "2", "--out", str(tmp_path / "eval")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert str(broken) in result.output and "duration_s" in result.output

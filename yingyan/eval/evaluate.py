@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from yingyan.cost import StageClock
+from yingyan.errors import YingyanError
 from yingyan.eval.matching import Alert, Outcome, Scores, outcomes, score_alerts, truth_from_manifest
 from yingyan.incidents.baseline import Baseline, learn, read_lane_state
 from yingyan.incidents.engine import Incident
@@ -218,7 +219,15 @@ def evaluate_all(
             placed[pool.submit(_evaluate_each, ref, out, variants(options, True))] = index
         for future in as_completed(placed):
             index = placed[future]
-            found[index] = future.result()
+            try:
+                found[index] = future.result()
+            except Exception as error:
+                for waiting in placed:  # the scenarios not begun are not begun; those running finish
+                    waiting.cancel()
+                ref = runs[index][0]
+                if isinstance(error, YingyanError):
+                    raise YingyanError(f"{ref}: {error}") from error
+                raise
             say(f"{found[index][0].name}: done")
             done(index, found[index])
     return [found[i] for i in range(len(runs))]
