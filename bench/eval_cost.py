@@ -3,6 +3,7 @@ set of issue 17 would take on this machine (issue 17, item 7).
 
     .venv/bin/python bench/eval_cost.py --set smoke --detector motion --out /tmp/cost      # tuning seeds
     .venv/bin/python bench/eval_cost.py --set smoke --detector onnx --out /tmp/cost        # renders reused
+    .venv/bin/python bench/eval_cost.py --from /tmp/report      # the figures of an evaluation already run
 
 Runs ``yingyan eval --set SET`` (scenarios in parallel, ``--jobs`` processes, the cameras rendered
 at the analysis rate) into ``--out``; a second detector into the same ``--out`` reuses the runs
@@ -49,8 +50,14 @@ def main() -> None:
     parser.add_argument("--detector", type=DetectorName, default=DetectorName.MOTION)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=Path("/tmp/yingyan-eval-cost"))
+    parser.add_argument(
+        "--from", dest="done", type=Path, help="read the report*.json of an evaluation's --out instead of running one"
+    )
     args = parser.parse_args()
     console = Console()
+    if args.done is not None:
+        summarise(args.done, args.jobs, console)
+        return
 
     options = EvalOptions(detector=args.detector, jobs=args.jobs)
     runs = []
@@ -91,6 +98,35 @@ def main() -> None:
                                                   "renders_reused": round(analysis / 3600, 2)}}, indent=2),
         encoding="utf-8",
     )  # fmt: skip
+
+
+def summarise(folder: Path, cores: int, console: Console) -> None:
+    """Per detector: CPU seconds per camera-hour by stage from the reports in ``folder``, and the report
+    set's time on ``cores`` cores: the first detector with the rendering, every one with its analysis."""
+    report_hours = camera_hours("report")
+    table = Table(title=f"CPU seconds per camera-hour by stage ({folder})")
+    for column in ("detector", "scenarios", "camera-hours", "history", "simulate", "render", "truth", "analyse",
+                   "engine", "wall s"):  # fmt: skip
+        table.add_column(column, justify="right")
+    analysis_h: dict[str, float] = {}
+    rendering = 0.0
+    for path in sorted(folder.glob("report*.json")):
+        report = json.loads(path.read_text(encoding="utf-8"))
+        cost = report["cost"]
+        per = cost["cpu_s_per_camera_hour"]
+        stages = ("history", "simulate", "render", "truth", "analyse", "engine")
+        table.add_row(report["detector"], str(len(report["scenarios"])), f"{cost['camera_hours']:.2f}",
+                      *(f"{per.get(s, 0):.0f}" for s in stages), f"{cost['wall_s'] or 0:.0f}")  # fmt: skip
+        rendering = max(rendering, sum(per.get(s, 0.0) for s in RENDERING))
+        analysis_h[report["detector"]] = sum(v for k, v in per.items() if k not in RENDERING) * report_hours / cores
+    console.print(table)
+    first = rendering * report_hours / cores
+    console.print(
+        f"the report set ({report_hours:.1f} camera-hours) on {cores} cores: simulating and rendering "
+        f"{first / 3600:.2f} h once; then per detector "
+        + ", ".join(f"{d} {h / 3600:.2f} h" for d, h in analysis_h.items())
+        + f"; all of it {(first + sum(analysis_h.values())) / 3600:.2f} h"
+    )
 
 
 if __name__ == "__main__":
