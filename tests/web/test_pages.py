@@ -89,7 +89,10 @@ def test_an_expired_session_asks_for_the_password_and_keeps_the_incident_open(
     page.wait_for_selector("#actions button[data-action='acknowledge']")
     with site.runtime.db.sessions.begin() as s:  # the session runs out while the dispatcher reads
         s.execute(update(m.LoginSession).values(revoked=True))
-    page.click("#actions button[data-action='acknowledge']")
+    # The tap lands as the session ends. The page may learn of the end first (its socket is closed,
+    # a background reload gets 401) and open the login over the page; a tap from the same moment
+    # must still go through after the login, so it is dispatched on the button, not at its pixels.
+    page.eval_on_selector("#actions button[data-action='acknowledge']", "b => b.click()")
     page.wait_for_selector("#login[open]")
     assert "登录已过期" in page.inner_text("#login .login-message")
     page.screenshot(path=str(artifacts / "console-session-expired.png"))
