@@ -82,7 +82,9 @@ def analyse_camera(job: CameraJob) -> str:
     from yingyan.sources import SourceConfig
 
     calibration = CameraCalibration.load(job.calibration)
-    detector = make_detector(job.detector, job.model, job.fps)
+    # One thread: a site's cameras run one per core (``jobs`` processes), and a pipeline's own threads
+    # would only spin against its neighbours'.
+    detector = make_detector(job.detector, job.model, job.fps, threads=1)
     analyze(
         SourceConfig(uri=job.source, fps=job.fps), calibration, detector, job.out, interval_s=job.interval_s,
         events=CameraEvents(calibration, job.rules),

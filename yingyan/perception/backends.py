@@ -20,14 +20,17 @@ class DetectorName(StrEnum):
     GATED = "gated"
 
 
-def make_detector(name: DetectorName, model: Path | None, fps: float, motion_width: int = 640) -> Detector:
+def make_detector(
+    name: DetectorName, model: Path | None, fps: float, motion_width: int = 640, threads: int = 2
+) -> Detector:
     """A detector: ``motion`` needs no weights; ``onnx`` and ``gated`` (motion-gated onnx) run ``model``, by default
-    the shipped YOLOX-nano."""
+    the shipped YOLOX-nano, on ``threads`` CPU threads (one where each pipeline has a core of its own: more
+    threads than cores spin against each other)."""
     from .gating import GatedDetector
     from .motion import MotionDetector
     from .onnx import OnnxDetector
 
     if name in (DetectorName.ONNX, DetectorName.GATED):
-        neural: Detector = OnnxDetector(model or SHIPPED_MODEL)
+        neural: Detector = OnnxDetector(model or SHIPPED_MODEL, threads=threads)
         return GatedDetector(neural, fps=fps) if name is DetectorName.GATED else neural
     return MotionDetector(fps=fps, process_width=motion_width)
