@@ -304,6 +304,20 @@ def test_two_cars_braking_normally_one_behind_the_other_are_no_crash() -> None:
     assert [(e.type, e.track_ids) for e in events] == [(EventType.STOPPED_VEHICLE, (1,))]
 
 
+def test_a_box_that_jumps_for_one_frame_as_a_car_comes_gently_to_rest_is_no_crash() -> None:
+    """A detector's box can jump a few metres along the road for one frame (a far car's box snapping to its
+    shadow): one speed sample of 30 km/h just before the car stands. A hard stop is a fast speed held, not
+    one sample."""
+    gentle = _stalls(60.0, stop_t=20.0, decel=2.5)
+
+    def jumpy(t: float) -> float | None:
+        x = gentle(t)
+        return x + 8.0 if x is not None and abs(t - 19.8) < 1e-6 else x
+
+    events = _run(CameraEvents(_calibration()), {1: (1, jumpy)} | _flow(2, 100, 30, 3.0), 60.0)
+    assert [(e.type, e.track_ids) for e in events] == [(EventType.STOPPED_VEHICLE, (1,))]
+
+
 def test_a_person_walking_across_the_carriageway_is_one_pedestrian_event() -> None:
     detector = CameraEvents(_calibration())
     vehicles: dict[int, Vehicle] = {9: (1, lambda t: 40.0 if 10.0 <= t <= 16.0 else None)}

@@ -12,6 +12,7 @@ track standing where an open event stands joins that event.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -398,12 +399,15 @@ class CameraEvents:
                 pl.vacated = True
 
     def _braked_hard(self, track: int, t: float) -> bool:
-        """Whether a track that has just come to rest was moving fast a moment before (a hard stop)."""
-        fast = [(ts, v) for ts, v in self._speeds.get(track, ()) if v * 3.6 >= self.rules.crash_from_kmh]
-        if not fast:
-            return False
-        ts, v = fast[-1]
-        return v / max(t - ts, 1e-3) >= self.rules.crash_decel_mps2
+        """Whether a track that has just come to rest was moving fast a moment before (a hard stop).
+
+        Fast means fast on two successive samples: one alone can be a box that jumped for a frame."""
+        speeds = list(self._speeds.get(track, ()))
+        fast = self.rules.crash_from_kmh / 3.6
+        for (_, before), (ts, v) in reversed(list(itertools.pairwise(speeds))):
+            if before >= fast and v >= fast:
+                return v / max(t - ts, 1e-3) >= self.rules.crash_decel_mps2
+        return False
 
     def _crash_partners(self, p: TrackPoint, st: _Standing) -> tuple[int, ...] | None:
         """Tracks that crashed with this one: all stopped hard, close together, at about the same time.
