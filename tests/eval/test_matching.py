@@ -100,9 +100,11 @@ def test_each_incident_says_what_became_of_it_by_kind() -> None:
         Alert("K3", "crash", 1758.0, start_s=150.0, alert_s=170.0, segment="K3"),  # the stall, named a crash
         Alert("K1", "stopped_vehicle", 1100.0, start_s=400.0, alert_s=410.0),  # false
     ]
-    found = outcomes(alerts, [STALL, hidden], duration_s=900.0)
-    assert [o.kind for o in found] == ["stall in view", "crash unseen"]
-    stall, crash = found
+    # A stall beyond a view on a wide road: no camera sees it, and it makes no queue that reaches one.
+    quiet = TruthIncident("I3", "stall", 3000.0, start_s=500.0, trigger_s=499.0, end_s=None, camera_ids=())
+    found = outcomes(alerts, [STALL, hidden, quiet], duration_s=900.0)
+    assert [o.kind for o in found] == ["stall in view", "crash unseen", "stall out of sight"]
+    stall, crash, _ = found
     assert stall.detected and stall.ttd_s == 18.0 and stall.onset_error_s == -2.0
     assert not stall.cause_right and stall.source_right
     assert not crash.detected and crash.ttd_s is None

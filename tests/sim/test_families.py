@@ -4,6 +4,7 @@ with its incident where the family says; the seeds are split into tuning and rep
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import yaml
@@ -40,6 +41,10 @@ def test_a_seed_draws_one_valid_scenario_within_the_familys_ranges(family: Famil
         (incident,) = scenario.incidents
         assert incident.type in {t for t, _ in ranges.incidents}
         assert _place_of(incident, scenario) in {p for p, _ in ranges.places}
+        # Far enough from the road's start for a vehicle at the limit to be stopped there: SUMO's vehicles
+        # enter at the start, and a stall placed nearer never happens.
+        limit = network.speed_limit_kmh / 3.6
+        assert incident.position_m >= limit * limit / 6.0 + 10.0
     else:
         assert scenario.incidents == []
     assert scenario.name == f"{family.value}-s{seed}" and parse_drawn(scenario.name) == (family, seed)
@@ -81,3 +86,14 @@ def test_drawn_roads_with_a_junction_and_a_lane_drop_simulate(tmp_path: Path) ->
         seconds = max((i.start_s + 30.0 for i in scenario.incidents), default=60.0)  # past the incident's start
         run = run_scenario(scenario, tmp_path / scenario.name, RunOptions(seed=1, duration_s=seconds, render=False))
         assert (run / "manifest.json").exists() and (run / "site.yaml").exists()
+
+
+def test_an_incident_drawn_in_the_first_cameras_view_on_an_expressway_takes_place(tmp_path: Path) -> None:
+    """expressway-incidents s63 once drew its stall at 80 m, nearer the road's start than a car at 100 km/h
+    can brake from: the simulation ran without an incident. Its stall now happens, where a camera sees it."""
+    scenario = generate(FamilyName.EXPRESSWAY_INCIDENTS, 63)
+    (incident,) = scenario.incidents
+    options = RunOptions(seed=63, duration_s=incident.start_s + 90.0, render=False)
+    run = run_scenario(scenario, tmp_path / "run", options)
+    (happened,) = json.loads((run / "manifest.json").read_text(encoding="utf-8"))["incidents"]
+    assert happened["start_s"] is not None and happened["camera_ids"]

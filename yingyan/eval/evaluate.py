@@ -15,6 +15,7 @@ peak, so that history and run fall in the same baseline bins.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -39,6 +40,8 @@ from yingyan.sim.library import resolve_scenario
 from yingyan.sim.runner import RunOptions, run_scenario
 from yingyan.sim.scenario import Scenario
 from yingyan.traffic.score import StateErrors, read_lane_states, score
+
+log = logging.getLogger(__name__)
 
 EVAL_START = datetime(2026, 11, 23, 17, 30)  # Monday 17:30: stream second 0 of every evaluated run
 SUMMARY = (
@@ -170,6 +173,13 @@ def evaluate_scenario(
         duration = float(manifest["duration_s"])
         cameras = len(manifest["cameras"])
         alerts, truths = incident_alerts(result.incidents), truth_from_manifest(manifest)
+        for item in manifest.get("incidents", []):
+            if item.get("start_s") is None:
+                log.warning(
+                    "%s seed %s: incident %s (%s at %.0f m) did not take place in the simulation; the run is "
+                    "scored without it", scenario.name, seed, item.get("id"), item.get("type"),
+                    item.get("position_m", 0.0),
+                )  # fmt: skip
         scores = score_alerts(alerts, truths, cameras * duration / 3600.0, duration)
         found += outcomes(alerts, truths, duration)
         total = scores if total is None else total + scores

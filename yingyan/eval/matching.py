@@ -205,10 +205,15 @@ class Outcome:
     onset_error_s: float | None = None
     cause_right: bool = False
     source_right: bool = False
+    reached: bool = True  # a camera sees it or its congestion (else no checkpoint camera could tell)
 
     @property
     def kind(self) -> str:
-        """``stall in view``, ``crash unseen`` …: the groups the evaluation reports."""
+        """``stall in view``, ``crash unseen`` (only its queue seen), ``stall out of sight`` (neither it
+        nor a queue of its reached a camera: a light stall beyond a view on a wide road): the groups the
+        evaluation reports."""
+        if not self.seen and not self.reached:
+            return f"{self.type} out of sight"
         return f"{self.type} {'in view' if self.seen else 'unseen'}"
 
 
@@ -252,12 +257,13 @@ def outcomes(
     out = []
     for t in truths:
         a = matched.get(t.id)
+        reached = bool(t.camera_ids)
         if a is None:
-            out.append(Outcome(t.type, bool(t.seen_by), False))
+            out.append(Outcome(t.type, bool(t.seen_by), False, reached=reached))
         else:
             out.append(
                 Outcome(t.type, bool(t.seen_by), True, a.alert_s - t.start_s, a.start_s - t.start_s,
-                        t.cause == a.type, a.segment == t.segment)
+                        t.cause == a.type, a.segment == t.segment, reached)
             )  # fmt: skip
     return out
 

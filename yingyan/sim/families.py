@@ -264,13 +264,25 @@ def _incident(rng: np.random.Generator, ranges: Ranges, scenario: Scenario) -> I
     zones = sorted(_zones(scenario))
     lanes = scenario.network.lanes
     length = 60.0 if kind is IncidentType.LANE_CLOSURE else 0.0
-    lo_road, hi_road = 80.0, scenario.network.length_m - 80.0 - length
+    # The simulator stops a vehicle that is still far enough upstream to brake for the place (SUMO's
+    # vehicles enter at the road's start): a place nearer the start than that never sees its incident.
+    limit = scenario.network.speed_limit_kmh / 3.6
+    lo_road = max(80.0, limit * limit / (2 * 3.0) + 10.0 + 20.0)
+    hi_road = scenario.network.length_m - 80.0 - length
     if place == "in_view":
         lo, hi = zones[int(rng.integers(0, len(zones)))]
         position = float(rng.uniform(lo + 10.0, max(hi - 10.0, lo + 11.0)))
+        if not lo_road <= position <= hi_road:  # no room there: in the part of a stretch the road leaves room for
+            usable = [(max(lo + 10.0, lo_road), min(hi - 10.0, hi_road)) for lo, hi in zones]
+            usable = [(lo, hi) for lo, hi in usable if hi - lo >= 20.0] or [(lo_road, lo_road + 20.0)]
+            lo, hi = usable[int(rng.integers(0, len(usable)))]
+            position = float(rng.uniform(lo, hi))
     elif place == "past_view":  # just downstream of a stretch: the camera sees the queue, not the cause
         _, hi = zones[int(rng.integers(0, len(zones)))]
         position = hi + float(rng.uniform(15.0, 55.0))
+        if position > hi_road:  # past the road's end: past another stretch
+            ends = [hi for _, hi in zones if hi + 55.0 <= hi_road] or [zones[0][1]]
+            position = ends[int(rng.integers(0, len(ends)))] + float(rng.uniform(15.0, 55.0))
     else:  # mid-link, 60 m or more from any measured stretch
         free = [(a_hi + 60.0, b_lo - 60.0) for (_, a_hi), (b_lo, _) in itertools.pairwise(zones)]
         free = [(a, b) for a, b in free if b - a > 20.0] or [(zones[-1][1] + 60.0, hi_road)]
