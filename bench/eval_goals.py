@@ -33,8 +33,8 @@ GOALS: dict[str, tuple[str, Callable[[float], bool]]] = {  # measure: (the issue
     "false alarms / cam-h, peaks + quiet": ("≤ 0.05", lambda v: v <= 0.05),
     "stall in view, median alert (s)": ("≤ 20", lambda v: v <= 20.0),
     "onset RMSE (s)": ("≤ 5", lambda v: v <= 5.0),
-    "cause": ("≥ 90 %", lambda v: v >= 0.90),
-    "source": ("≥ 90 %", lambda v: v >= 0.90),
+    "cause (of those found)": ("≥ 90 %", lambda v: v >= 0.90),
+    "source (of all incidents)": ("≥ 90 %", lambda v: v >= 0.90),
 }
 
 
@@ -77,8 +77,8 @@ def measures(report: dict[str, Any], folder: Path) -> dict[str, float | str]:
         "stalls in view (found / all)": f"{stalls.get('detected', 0)} / {stalls.get('incidents', 0)}",
         "stall in view, median alert (s)": _num(stalls.get("ttd_median_s")),
         "onset RMSE (s)": _num(overall["onset_rmse_s"]),
-        "cause": _num(overall["cause_accuracy"]),
-        "source": _num(overall["source_top1"]),
+        "cause (of those found)": _num(overall["cause_accuracy"]),
+        "source (of all incidents)": _num(overall["source_top1"]),
     }
 
 
@@ -91,7 +91,7 @@ def _show(key: str, value: float | str) -> str:
         return value
     if math.isnan(value):
         return "—"
-    if key in ("detection", "detection of the rest", "cause", "source"):
+    if key in ("detection", "detection of the rest", "cause (of those found)", "source (of all incidents)"):
         return f"{100 * value:.0f} %"
     if key in ("scenarios", "incidents", "detected", "incidents out of sight (it and its queue)"):
         return f"{value:.0f}"
