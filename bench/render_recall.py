@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python bench/render_recall.py [--families F ...] [--seeds 500-501] [--seconds 40] [--out DIR]
      .venv/bin/python bench/render_recall.py --speed          # rendering speed at 640x360, 1280x720, 1920x1080
+     .venv/bin/python bench/render_recall.py --bitrate        # what a camera's bitrate cap saves (tuning seed 3)
 
 Simulated side: each family scenario (report seeds by default, incidents left out) is simulated,
 every camera's frames are rendered at 5 fps for ``--seconds`` after a warm-up, written to H.264
@@ -286,6 +287,49 @@ def speed(seed: int) -> None:
     console.print(table)
 
 
+def bitrate(seed: int) -> None:
+    """H.264 encode and decode time and bits per pixel of one 1280x720 camera with no bitrate cap and with
+    caps of 0.2 and 0.1 bits per pixel per frame (real checkpoint streams spend 0.05-0.1), on one core."""
+    import av
+
+    cv2.setNumThreads(1)
+    title = f"expressway-incidents seed {seed}, K1 at 1280x720, 100 frames at {FPS:g} fps, x264 {VIDEO_PRESET}"
+    table = Table(title=title)
+    heads = ("lighting", "drawing ms/frame", "cap (bits/pixel/frame)", "spent", "encode ms/frame", "decode ms/frame")
+    for col in heads:
+        table.add_column(col, justify="right")
+    for light in ("day", "night"):
+        base = generate(FamilyName.EXPRESSWAY_INCIDENTS, seed).model_copy(update={"incidents": []})
+        base = base.model_copy(update={"conditions": base.conditions.model_copy(update={"lighting": Lighting(light)})})
+        scenario = apply_overrides(base, RunOptions(duration_s=60, fps=FPS))
+        work = Path(tempfile.mkdtemp(prefix="render-bitrate-"))
+        traj = simulate(scenario, build_network(scenario, work / "sumo"), seed, sim_step_for(scenario), None)
+        width, height = 1280, 720
+        renderer = CameraRenderer(scenario, camera_for(scenario.checkpoints[0], scenario.network, (width, height)),
+                                  traj, seed)  # fmt: skip
+        steps = [traj.step_index(WARMUP_S + k / FPS) for k in range(100)]
+        began = time.process_time()
+        frames = [renderer.render(step)[0] for step in steps]
+        drawing = (time.process_time() - began) / len(frames) * 1000
+        for cap in (None, 0.2, 0.1):
+            path = work / f"{cap}.mp4"
+            kbps = None if cap is None else round(cap * width * height * FPS / 1000)
+            began = time.process_time()
+            with VideoWriter(path, width, height, FPS, crf=scenario.conditions.crf, preset=VIDEO_PRESET,
+                             maxrate_kbps=kbps) as writer:  # fmt: skip
+                for frame in frames:
+                    writer.write(frame)
+            encode = (time.process_time() - began) / len(frames) * 1000
+            began = time.process_time()
+            with av.open(str(path)) as container:
+                decoded = sum(1 for _ in container.decode(video=0))
+            decode = (time.process_time() - began) / max(decoded, 1) * 1000
+            spent = path.stat().st_size * 8 / (width * height * len(frames))
+            table.add_row(light, f"{drawing:.1f}", "none" if cap is None else f"{cap}", f"{spent:.3f}",
+                          f"{encode:.1f}", f"{decode:.1f}")  # fmt: skip
+    console.print(table)
+
+
 def _seeds(text: str) -> list[int]:
     out: list[int] = []
     for part in text.split(","):
@@ -304,9 +348,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("runs/render-recall"))
     parser.add_argument("--speed", action="store_true", help="measure rendering speed instead")
+    parser.add_argument("--bitrate", action="store_true", help="measure what a bitrate cap saves instead")
     args = parser.parse_args()
     if args.speed:
         speed(500)
+        return
+    if args.bitrate:
+        bitrate(3)  # a tuning seed
         return
     args.out.mkdir(parents=True, exist_ok=True)
     jobs = [(f, s, args.seconds, str(args.out)) for f in args.families for s in _seeds(args.seeds)]

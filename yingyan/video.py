@@ -22,7 +22,14 @@ class VideoWriter:
     """
 
     def __init__(
-        self, path: Path, width: int, height: int, fps: float, crf: int = 23, preset: str = "veryfast"
+        self,
+        path: Path,
+        width: int,
+        height: int,
+        fps: float,
+        crf: int = 23,
+        preset: str = "veryfast",
+        maxrate_kbps: int | None = None,
     ) -> None:
         self._container = av.open(str(path), mode="w")
         rate = Fraction(fps).limit_denominator(1001)
@@ -30,12 +37,15 @@ class VideoWriter:
         self._stream.width = width
         self._stream.height = height
         self._stream.pix_fmt = "yuv420p"
-        self._stream.options = {
+        options: dict[str, object] = {
             "crf": str(crf),
             "preset": preset,
             "g": str(max(int(round(fps * 2)), 1)),
             "threads": "1",
         }
+        if maxrate_kbps is not None:  # a camera's bitrate cap: CRF quality, but never above the cap (VBV)
+            options |= {"maxrate": f"{maxrate_kbps}k", "bufsize": f"{2 * maxrate_kbps}k"}
+        self._stream.options = options
         self._stream.codec_context.time_base = 1 / rate
         self._count = 0
 
