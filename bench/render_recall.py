@@ -47,7 +47,7 @@ from yingyan.sim.outputs import calibration_for
 from yingyan.sim.render import CameraRenderer
 from yingyan.sim.runner import VIDEO_PRESET, RunOptions, apply_overrides, sim_step_for
 from yingyan.sim.scenario import Lighting, Scenario, Weather
-from yingyan.sim.traffic import simulate
+from yingyan.sim.traffic import Trajectories, simulate
 from yingyan.video import VideoWriter
 
 HERE = Path(__file__).parent
@@ -255,6 +255,17 @@ def side_by_side(out: Path, seed: int) -> None:
         cv2.imwrite(str(out / "side_by_side.png"), np.vstack(rows))
 
 
+def _busy_run(seed: int, light: str) -> tuple[Scenario, Trajectories, Path]:
+    """expressway-incidents ``seed`` without its incident, in ``light``, simulated for 60 s at 5 fps: its
+    trajectories and a scratch folder."""
+    base = generate(FamilyName.EXPRESSWAY_INCIDENTS, seed).model_copy(update={"incidents": []})
+    base = base.model_copy(update={"conditions": base.conditions.model_copy(update={"lighting": Lighting(light)})})
+    scenario = apply_overrides(base, RunOptions(duration_s=60, fps=FPS))
+    work = Path(tempfile.mkdtemp(prefix="render-bench-"))
+    traj = simulate(scenario, build_network(scenario, work / "sumo"), seed, sim_step_for(scenario), None)
+    return scenario, traj, work
+
+
 def speed(seed: int) -> None:
     """Render-only and render + H.264 frame rates of one busy camera on one core, at three sizes."""
     cv2.setNumThreads(1)
@@ -263,11 +274,7 @@ def speed(seed: int) -> None:
     for col in ("size", "lighting", "render fps", "render + H.264 fps", "× real time at 5 fps"):
         table.add_column(col, justify="right")
     for light in ("day", "night"):
-        base = generate(FamilyName.EXPRESSWAY_INCIDENTS, seed).model_copy(update={"incidents": []})
-        base = base.model_copy(update={"conditions": base.conditions.model_copy(update={"lighting": Lighting(light)})})
-        scenario = apply_overrides(base, RunOptions(duration_s=60, fps=FPS))
-        work = Path(tempfile.mkdtemp(prefix="render-speed-"))
-        traj = simulate(scenario, build_network(scenario, work / "sumo"), seed, sim_step_for(scenario), None)
+        scenario, traj, work = _busy_run(seed, light)
         for size in ((640, 360), (1280, 720), (1920, 1080)):
             camera = camera_for(scenario.checkpoints[0], scenario.network, size)
             renderer = CameraRenderer(scenario, camera, traj, seed)
@@ -299,11 +306,7 @@ def bitrate(seed: int) -> None:
     for col in heads:
         table.add_column(col, justify="right")
     for light in ("day", "night"):
-        base = generate(FamilyName.EXPRESSWAY_INCIDENTS, seed).model_copy(update={"incidents": []})
-        base = base.model_copy(update={"conditions": base.conditions.model_copy(update={"lighting": Lighting(light)})})
-        scenario = apply_overrides(base, RunOptions(duration_s=60, fps=FPS))
-        work = Path(tempfile.mkdtemp(prefix="render-bitrate-"))
-        traj = simulate(scenario, build_network(scenario, work / "sumo"), seed, sim_step_for(scenario), None)
+        scenario, traj, work = _busy_run(seed, light)
         width, height = 1280, 720
         renderer = CameraRenderer(scenario, camera_for(scenario.checkpoints[0], scenario.network, (width, height)),
                                   traj, seed)  # fmt: skip

@@ -47,6 +47,7 @@ from yingyan.sim.scenario import (
     VehicleMix,
     Weather,
 )
+from yingyan.sim.traffic import stop_room_m
 from yingyan.traffic.levels import RoadClass
 
 TUNING_SEEDS = range(1, 500)
@@ -267,7 +268,7 @@ def _incident(rng: np.random.Generator, ranges: Ranges, scenario: Scenario) -> I
     # The simulator stops a vehicle that is still far enough upstream to brake for the place (SUMO's
     # vehicles enter at the road's start): a place nearer the start than that never sees its incident.
     limit = scenario.network.speed_limit_kmh / 3.6
-    lo_road = max(80.0, limit * limit / (2 * 3.0) + 10.0 + 20.0)
+    lo_road = max(80.0, stop_room_m(limit) + 20.0)
     hi_road = scenario.network.length_m - 80.0 - length
     if place == "in_view":
         lo, hi = zones[int(rng.integers(0, len(zones)))]

@@ -28,6 +28,12 @@ DEFAULT_LANE_CHANGE_MODE = 1621
 STOPPED_MPS = 0.1
 
 
+def stop_room_m(speed_mps: float) -> float:
+    """Road a vehicle at ``speed_mps`` needs upstream of a place to be stopped there (braking at 3 m/s²,
+    and 10 m to spare): a stall or parking is handed only to a vehicle at least this far away."""
+    return speed_mps * speed_mps / (2 * 3.0) + 10.0
+
+
 @dataclass(frozen=True)
 class VehicleInfo:
     """Static facts of one simulated vehicle."""
@@ -199,7 +205,7 @@ class _IncidentControl:
                 x, y = values[tc.VAR_POSITION]
                 speed = float(values[tc.VAR_SPEED])
                 d = self._upstream_distance(float(x))
-                if d < speed * speed / (2 * 3.0) + 10.0 or d > 400.0:
+                if d < stop_room_m(speed) or d > 400.0:
                     continue
                 if not self._on_target_lane(vid, float(y), float(values[tc.VAR_ANGLE])):
                     continue
