@@ -468,3 +468,44 @@ def test_a_vehicle_that_drives_up_fast_while_another_stands_there_does_not_take_
     vehicles = {1: (1, lambda t: first(t) if t < 27.0 else None), 2: (1, second)} | _flow(2, 100, 30, 3.0)
     raised = [e for e in _run(CameraEvents(_calibration()), vehicles, 70.0) if e.end_s is None]
     assert EventType.CRASH not in {e.type for e in raised}
+
+
+def _jitter(seed: int, sigma_m: float) -> Callable[[float], float]:
+    """A box's measured place off the vehicle's own, frame by frame (a far vehicle's few pixels of jitter)."""
+    noise = np.random.default_rng(seed).normal(0.0, sigma_m, 10_000)
+    return lambda t: float(noise[int(round(t * FPS)) % len(noise)])
+
+
+def test_a_far_parked_car_whose_box_jitters_and_whose_tracks_break_is_illegal_parking_after_the_dwell() -> None:
+    """A per-frame detector's box of a car parked far down the view jitters by metres, its fitted speed by
+    10-20 km/h, and the detector misses it now and then, so its track breaks every half minute. It stands
+    all the same: over seconds its place does not move, and its dwell runs on from track to track."""
+    along, across = _jitter(1, 1.2), _jitter(2, 0.3)
+    missed = [(k * 30.0 - 2.5, k * 30.0) for k in range(1, 8)]
+
+    def parked(t: float) -> float | None:
+        x = _stalls(80.0, stop_t=10.0)(t)
+        if x is None or any(a <= t < b for a, b in missed):
+            return None
+        return x + (along(t) if t >= 10.0 else 0.0)
+
+    def track(vid: int, t: float) -> int:
+        return vid if vid != 1 else 100 + sum(t >= b for _, b in missed)
+
+    detector = CameraEvents(_calibration(), EventRules(no_parking_lanes=["C-L1"], parking_dwell_s=90.0))
+    vehicles = {1: (1, parked)} | _flow(2, 200, 50, 4.0)
+    events = _run(detector, vehicles, 200.0, ids=track, lateral={1: lambda t: LANE_Y[1] + across(t)})
+    raised = [e for e in events if e.end_s is None]
+    assert [e.type for e in raised] == [EventType.ILLEGAL_PARKING]
+    assert 90.0 <= raised[0].alert_s - 10.0 <= 100.0, raised[0].alert_s
+    assert 8.0 <= raised[0].start_s <= 15.0, raised[0].start_s
+
+
+def test_a_vehicle_that_stops_where_another_stood_and_drove_off_starts_its_own_dwell() -> None:
+    """Two cars stand 7 s each at one place, one after the other (the first seen driving off): neither stood
+    the 10 s of a stopped vehicle, however the place is remembered for a per-frame detector's broken tracks."""
+    first = _stalls(60.0, stop_t=20.0, leave_t=27.0)
+    second = _stalls(60.0, stop_t=31.0, leave_t=38.0)
+    vehicles = {1: (2, first), 2: (2, lambda t: second(t) if t >= 24.0 else None)} | _flow(1, 200, 30, 3.0)
+    raised = [e for e in _run(CameraEvents(_calibration()), vehicles, 60.0) if e.end_s is None]
+    assert raised == []

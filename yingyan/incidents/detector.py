@@ -26,6 +26,7 @@ from yingyan.incidents.rules import EventRules
 from yingyan.perception.classes import PERSON
 from yingyan.traffic.levels import congestion_level, default_thresholds
 from yingyan.traffic.meter import CLASS_LENGTH_M, TrackPoint, carriageways
+from yingyan.traffic.stitch import slope
 
 TRACK_GONE_S = 2.0  # a wrong-way event ends when its track has not been seen for this long
 PLACE_CLEAR_S = 5.0  # a standing event ends when nothing has stood at its place for this long
@@ -48,6 +49,9 @@ THROUGH_SAMPLES = 3  # ... in this many frames (a standing vehicle's own measure
 OBJECT_RADIUS_M = 0.6  # a small standing object (a cone) is measured at its place to within this (a jam creeps)
 OBJECT_GONE_S = 30.0  # a small object not seen for this long is gone (cones hide behind passing vehicles)
 OBJECT_SPACING_M = 2.0  # objects of a row stand at least this far apart along the lane (not two lamps of one car)
+HOLD_S = 4.0  # a track whose measured place has not moved over this long stands, however much its box jitters
+HOLD_MIN_SPAN_S = 3.0  # ... judged once the track has been seen over at least this long
+PLACE_HELD_S = 2.0  # a track standing this long at its place stands for the place (per-frame detectors)
 
 
 @dataclass
@@ -75,6 +79,11 @@ class _Place:
     since: float
     last_seen: float
     vacated: bool = False  # a vehicle standing here was seen driving off
+    # Where tracks that held their place stood (a per-frame detector's broken tracks of one vehicle):
+    # the dwell clock of the vehicle, whatever its tracks, and what its tracks found about it.
+    held_since: float = math.inf
+    head_since: float | None = None
+    driven_through: int = 0
 
 
 @dataclass
@@ -136,13 +145,22 @@ class CameraEvents:
     """``update(time_s, points, queues) -> list[Event]`` for one camera."""
 
     def __init__(
-        self, calibration: CameraCalibration, rules: EventRules | None = None, stationary_after_s: float = 0.0
+        self,
+        calibration: CameraCalibration,
+        rules: EventRules | None = None,
+        stationary_after_s: float = 0.0,
+        marks_stationary: bool = False,
     ) -> None:
         self.calibration = calibration
         self.rules = rules or EventRules()
         # A track the detector reports stationary from its first frame stood at least this long already
         # (the motion detector's latency; see MotionDetector.stationary_after_s).
         self.stationary_after_s = stationary_after_s
+        # Whether the detector says itself what stands (the motion detector's slow background model). A
+        # per-frame detector does not: there a track stands when its measured place holds over seconds
+        # (a far vehicle's box jitters by metres from frame to frame), and its tracks, broken by missed
+        # detections, hand the vehicle's dwell on at the place where it stands.
+        self.marks_stationary = marks_stationary or stationary_after_s > 0
         self.camera_id = calibration.camera_id
         self._ways = {way.name: way for way in carriageways(calibration)}
         self._lane_ids = {
@@ -156,6 +174,7 @@ class CameraEvents:
         self._lanes: dict[str, _LaneCondition] = {}
         self._history: deque[_Sample] = deque()
         self._speeds: dict[int, deque[tuple[float, float]]] = {}  # recent (t, |speed| m/s) per track
+        self._held: dict[int, deque[tuple[float, float, float]]] = {}  # recent (t, x, y) on the road per track
         self._first_seen: dict[int, float] = {}
         self._rested: deque[tuple[tuple[float, float], float, float]] = deque()  # (place, onset, last seen)
         self._places: list[_Place] = []  # where something has stood lately (bounded: gone after PLACE_GAP_S)
@@ -238,8 +257,14 @@ class CameraEvents:
             speeds.append((p.t, abs(p.speed)))
             while speeds[0][0] < p.t - BRAKE_WINDOW_S:
                 speeds.popleft()
+            if not self.marks_stationary:
+                held = self._held.setdefault(p.track, deque())
+                held.append((p.t, p.road[0], p.road[1]))
+                while held[0][0] < p.t - HOLD_S:
+                    held.popleft()
         for track in [k for k, v in self._speeds.items() if v[-1][0] < time_s - 60.0]:
             del self._speeds[track], self._first_seen[track]
+            self._held.pop(track, None)
         while self._history and self._history[0].t < time_s - max(
             self.rules.speed_window_s, self.rules.stopped_dwell_s
         ):
@@ -259,7 +284,7 @@ class CameraEvents:
         for p in points:
             seen.add(p.track)
             st = self._standing.get(p.track)
-            still = abs(p.speed) < self._still_mps
+            still = abs(p.speed) < self._still_mps or self._holds_place(p.track)
             if st is not None and math.dist(p.road, st.anchor) <= self.rules.still_radius_m:
                 st.away_since = None  # still standing: a far vehicle's place jitters by a metre, its speed with it
             elif st is not None and (st.away_since is None or p.t - st.away_since < AWAY_S):
@@ -281,6 +306,8 @@ class CameraEvents:
             self._count_through(p, st, points)
             if p.stationary:  # the detector's own word that it stands, not only a slow measured speed
                 self._stood(st.anchor, st.onset, p.t)
+            elif not self.marks_stationary and p.t - st.since >= PLACE_HELD_S:
+                self._stood(st.anchor, st.onset, p.t, st)  # it held its place: it stands for the place
             # A track standing where an open event stands keeps that event alive (and joins it).
             for key, op in self._open.items():
                 if op.event.type in STANDING_TYPES and (
@@ -343,7 +370,9 @@ class CameraEvents:
         rest a moment ago, and it inherits when (and how) that vehicle stopped, for the event's
         onset and cause.
         """
-        here = _Standing(anchor=p.road, since=p.t, last_seen=p.t, abrupt=self._braked_hard(p.track, p.t), onset=p.t)
+        here = _Standing(
+            anchor=self._rest_place(p), since=p.t, last_seen=p.t, abrupt=self._braked_hard(p.track, p.t), onset=p.t
+        )
         if p.stationary and self._first_seen.get(p.track, p.t) >= p.t:
             here.onset = p.t - self.stationary_after_s  # seen first standing: it has stood a while already
         spot = self._place_at(p.road, t)
@@ -351,6 +380,10 @@ class CameraEvents:
             # Something has stood here without a break (tracks lost and found in rain, at the far end
             # of a view, or a blob that merged with a passing vehicle for a moment): since then.
             here.onset = spot.since
+        if spot is not None and spot.held_since < here.since:
+            # A vehicle whose tracks held this place without a break: this track is it again, and the
+            # dwell goes on (at a per-frame detector's far end of the view, tracks last seconds).
+            here.since, here.head_since, here.driven_through = spot.held_since, spot.head_since, spot.driven_through
         first_seen = self._first_seen.get(p.track, p.t)
         if p.t - first_seen > HANDOVER_S:
             return here  # a track that drove here came to rest itself: nothing more to inherit
@@ -384,13 +417,36 @@ class CameraEvents:
         near = [pl for pl in self._places if math.dist(pl.anchor, road) <= PLACE_RADIUS_M and not pl.vacated]
         return min(near, key=lambda pl: pl.since) if near else None
 
-    def _stood(self, road: tuple[float, float], onset: float, t: float) -> None:
-        """Record that something stands at ``road`` (since ``onset``) now."""
+    def _stood(self, road: tuple[float, float], onset: float, t: float, held: _Standing | None = None) -> None:
+        """Record that something stands at ``road`` (since ``onset``) now; ``held``: a track that held it."""
         place = self._place_at(road, t)
         if place is None:
-            self._places.append(_Place(road, onset, t))
+            place = _Place(road, onset, t)
+            self._places.append(place)
         else:
             place.last_seen, place.since = t, min(place.since, onset)
+        if held is not None:
+            place.held_since = min(place.held_since, held.since)
+            place.head_since = held.head_since  # queued behind another now, or not
+            place.driven_through = max(place.driven_through, held.driven_through)
+
+    def _holds_place(self, track: int) -> bool:
+        """Whether a track of a per-frame detector has held its measured place over the last seconds.
+
+        A far vehicle's box jitters by a few pixels, metres on the road, and its speed, fitted over a
+        second, with it; over ``HOLD_S`` its place's drift is what it moves."""
+        held = self._held.get(track)
+        if held is None or held[-1][0] - held[0][0] < HOLD_MIN_SPAN_S:
+            return False
+        t, x, y = (np.asarray(c) for c in zip(*held, strict=True))
+        return math.hypot(slope(t, x), slope(t, y)) < self._still_mps
+
+    def _rest_place(self, p: TrackPoint) -> tuple[float, float]:
+        """Where a track that has come to rest stands: a per-frame detector's over the seconds it held it."""
+        if not self._holds_place(p.track):
+            return p.road
+        _, x, y = (np.asarray(c) for c in zip(*self._held[p.track], strict=True))
+        return float(np.median(x)), float(np.median(y))
 
     def _vacated(self, road: tuple[float, float]) -> None:
         """A vehicle that stood at ``road`` was seen driving off: what stands there next is another."""

@@ -78,6 +78,7 @@ def analyze(
         detector.use_calibration(calibration)  # lamp pairs at night and shadow slivers need the camera's geometry
         if events is not None:
             events.stationary_after_s = detector.stationary_after_s
+            events.marks_stationary = True  # its slow background model says what stands
     if isinstance(detector, ScaledDetector):
         # Detect only where the lanes are (and the vehicles on them): the rest measures nothing.
         region = lanes_region(calibration)
