@@ -509,3 +509,20 @@ def test_a_vehicle_that_stops_where_another_stood_and_drove_off_starts_its_own_d
     vehicles = {1: (2, first), 2: (2, lambda t: second(t) if t >= 24.0 else None)} | _flow(1, 200, 30, 3.0)
     raised = [e for e in _run(CameraEvents(_calibration()), vehicles, 60.0) if e.end_s is None]
     assert raised == []
+
+
+def test_a_car_standing_where_a_creeping_car_stood_before_it_drove_off_starts_its_own_dwell() -> None:
+    """A queue's car creeps 6 m in 8 s, standing, and drives off; the next stands 4 s where the first came to
+    rest. It is another vehicle: the first one's place went with it and was left when it drove off."""
+    creeper = _stalls(55.0, stop_t=20.0)
+
+    def first(t: float) -> float | None:
+        if t < 20.0:
+            return creeper(t)
+        x = 55.0 + 0.75 * min(t - 20.0, 8.0) + 14.0 * max(t - 28.0, 0.0)
+        return x if x <= 100 else None
+
+    second = _stalls(55.0, stop_t=30.0, leave_t=34.0)
+    vehicles = {1: (2, first), 2: (2, lambda t: second(t) if t >= 27.0 else None)} | _flow(1, 200, 30, 3.0)
+    raised = [e for e in _run(CameraEvents(_calibration()), vehicles, 60.0) if e.end_s is None]
+    assert raised == []

@@ -69,6 +69,7 @@ class _Standing:
     next_head_check: float = -math.inf
     event: str | None = None  # id of the event it raised or joined
     driven_through: int = 0  # frames in which a moving vehicle was measured where it stands
+    place: _Place | None = None  # the place it stands for (per-frame detectors), vacated when it drives off
 
 
 @dataclass
@@ -284,14 +285,22 @@ class CameraEvents:
         for p in points:
             seen.add(p.track)
             st = self._standing.get(p.track)
-            still = abs(p.speed) < self._still_mps or self._holds_place(p.track)
+            holds = self._holds_place(p.track)
+            still = abs(p.speed) < self._still_mps or holds
+            if st is not None and holds:
+                # Where a per-frame detector's track stands is where its jittering place has held lately
+                # (a near car's box flips between two fits metres apart; the first one is no better). Held
+                # farther off, it has moved: it comes to rest anew below.
+                held_at = self._rest_place(p)
+                if math.dist(held_at, st.anchor) <= self.rules.still_radius_m:
+                    st.anchor = held_at
             if st is not None and math.dist(p.road, st.anchor) <= self.rules.still_radius_m:
                 st.away_since = None  # still standing: a far vehicle's place jitters by a metre, its speed with it
             elif st is not None and (st.away_since is None or p.t - st.away_since < AWAY_S):
                 # Off its place for a moment (a passing vehicle's blob merged with it): not yet gone.
                 st.away_since = p.t if st.away_since is None else st.away_since
                 if not still and p.t - st.away_since >= DRIVING_OFF_S:
-                    self._vacated(st.anchor)  # driving off, it seems: what stops here next is another vehicle
+                    self._vacated(st)  # driving off, it seems: what stops here next is another vehicle
                 continue
             elif still:
                 st = self._standing[p.track] = self._came_to_rest(p, t)
@@ -300,7 +309,7 @@ class CameraEvents:
                 if left is not None and left.last_seen - left.since >= 1.0:
                     self._rested.append((left.anchor, left.onset, left.last_seen))
                 if left is not None:
-                    self._vacated(left.anchor)
+                    self._vacated(left)
                 continue
             st.last_seen = p.t
             self._count_through(p, st, points)
@@ -426,6 +435,7 @@ class CameraEvents:
         else:
             place.last_seen, place.since = t, min(place.since, onset)
         if held is not None:
+            held.place, place.anchor = place, held.anchor  # a creeping vehicle's place goes with it
             place.held_since = min(place.held_since, held.since)
             place.head_since = held.head_since  # queued behind another now, or not
             place.driven_through = max(place.driven_through, held.driven_through)
@@ -448,10 +458,10 @@ class CameraEvents:
         _, x, y = (np.asarray(c) for c in zip(*self._held[p.track], strict=True))
         return float(np.median(x)), float(np.median(y))
 
-    def _vacated(self, road: tuple[float, float]) -> None:
-        """A vehicle that stood at ``road`` was seen driving off: what stands there next is another."""
+    def _vacated(self, st: _Standing) -> None:
+        """A standing vehicle was seen driving off: what stands at its place next is another."""
         for pl in self._places:
-            if math.dist(pl.anchor, road) <= PLACE_RADIUS_M:
+            if pl is st.place or math.dist(pl.anchor, st.anchor) <= PLACE_RADIUS_M:
                 pl.vacated = True
 
     def _braked_hard(self, track: int, t: float) -> bool:
