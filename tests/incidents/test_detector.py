@@ -526,3 +526,24 @@ def test_a_car_standing_where_a_creeping_car_stood_before_it_drove_off_starts_it
     vehicles = {1: (2, first), 2: (2, lambda t: second(t) if t >= 27.0 else None)} | _flow(1, 200, 30, 3.0)
     raised = [e for e in _run(CameraEvents(_calibration()), vehicles, 60.0) if e.end_s is None]
     assert raised == []
+
+
+def test_a_track_that_only_passes_where_something_stood_a_while_ago_takes_on_no_dwell() -> None:
+    """recurrent-peaks (tuning seed 1), onnx: a box stood 2 s at a place; 13 s later a new track is found there,
+    standing for its first frame (no speed yet), and drives on. Only a track that stands at a place in its turn
+    carries on the dwell of what stood there: this one is no stopped vehicle."""
+    along = _jitter(3, 0.8)
+
+    def ghost(t: float) -> float | None:
+        return 60.0 + along(t) if 20.0 <= t < 23.0 else None
+
+    def passer(t: float) -> float | None:
+        if t < 36.0:
+            return None
+        x = 60.0 + 14.0 * max(t - 36.2, 0.0)
+        return x if x <= 100 else None
+
+    vehicles = {1: (2, ghost), 2: (2, passer)} | _flow(1, 200, 30, 3.0)
+    detector = CameraEvents(_calibration(), EventRules(stopped_dwell_s=10.0))
+    raised = [e for e in _run(detector, vehicles, 60.0) if e.end_s is None]
+    assert raised == []

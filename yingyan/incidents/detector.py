@@ -389,10 +389,6 @@ class CameraEvents:
             # Something has stood here without a break (tracks lost and found in rain, at the far end
             # of a view, or a blob that merged with a passing vehicle for a moment): since then.
             here.onset = spot.since
-        if spot is not None and spot.held_since < here.since:
-            # A vehicle whose tracks held this place without a break: this track is it again, and the
-            # dwell goes on (at a per-frame detector's far end of the view, tracks last seconds).
-            here.since, here.head_since, here.driven_through = spot.held_since, spot.head_since, spot.driven_through
         first_seen = self._first_seen.get(p.track, p.t)
         if p.t - first_seen > HANDOVER_S:
             return here  # a track that drove here came to rest itself: nothing more to inherit
@@ -435,10 +431,16 @@ class CameraEvents:
         else:
             place.last_seen, place.since = t, min(place.since, onset)
         if held is not None:
+            if place.held_since < held.since:
+                # A vehicle whose tracks held this place without a break, and this track, standing here
+                # in its turn, is it again: the dwell goes on (a per-frame detector's tracks of a far or
+                # partly hidden vehicle last seconds). What only passed through here joins nothing.
+                held.since, held.head_since = place.held_since, place.head_since
+                held.driven_through = max(held.driven_through, place.driven_through)
             held.place, place.anchor = place, held.anchor  # a creeping vehicle's place goes with it
-            place.held_since = min(place.held_since, held.since)
+            place.held_since = held.since
             place.head_since = held.head_since  # queued behind another now, or not
-            place.driven_through = max(place.driven_through, held.driven_through)
+            place.driven_through = held.driven_through
 
     def _holds_place(self, track: int) -> bool:
         """Whether a track of a per-frame detector has held its measured place over the last seconds.
