@@ -291,7 +291,7 @@ class CameraEvents:
                 # Where a per-frame detector's track stands is where its jittering place has held lately
                 # (a near car's box flips between two fits metres apart; the first one is no better). Held
                 # farther off, it has moved: it comes to rest anew below.
-                held_at = self._rest_place(p)
+                held_at = self._held_median(p.track)
                 if math.dist(held_at, st.anchor) <= self.rules.still_radius_m:
                     st.anchor = held_at
             if st is not None and math.dist(p.road, st.anchor) <= self.rules.still_radius_m:
@@ -303,7 +303,7 @@ class CameraEvents:
                     self._vacated(st)  # driving off, it seems: what stops here next is another vehicle
                 continue
             elif still:
-                st = self._standing[p.track] = self._came_to_rest(p, t)
+                st = self._standing[p.track] = self._came_to_rest(p, t, holds)
             else:
                 left = self._standing.pop(p.track, None)
                 if left is not None and left.last_seen - left.since >= 1.0:
@@ -371,7 +371,7 @@ class CameraEvents:
                 out += self._end(key, op.last_seen)
         return out
 
-    def _came_to_rest(self, p: TrackPoint, t: float) -> _Standing:
+    def _came_to_rest(self, p: TrackPoint, t: float, holds: bool = False) -> _Standing:
         """A track that has just come to rest, or a new track for what already stood there.
 
         The motion detector hands a vehicle that stops from its moving to its stationary model,
@@ -379,9 +379,8 @@ class CameraEvents:
         rest a moment ago, and it inherits when (and how) that vehicle stopped, for the event's
         onset and cause.
         """
-        here = _Standing(
-            anchor=self._rest_place(p), since=p.t, last_seen=p.t, abrupt=self._braked_hard(p.track, p.t), onset=p.t
-        )
+        anchor = self._held_median(p.track) if holds else p.road  # a per-frame detector's: over the seconds held
+        here = _Standing(anchor=anchor, since=p.t, last_seen=p.t, abrupt=self._braked_hard(p.track, p.t), onset=p.t)
         if p.stationary and self._first_seen.get(p.track, p.t) >= p.t:
             here.onset = p.t - self.stationary_after_s  # seen first standing: it has stood a while already
         spot = self._place_at(p.road, t)
@@ -453,11 +452,9 @@ class CameraEvents:
         t, x, y = (np.asarray(c) for c in zip(*held, strict=True))
         return math.hypot(slope(t, x), slope(t, y)) < self._still_mps
 
-    def _rest_place(self, p: TrackPoint) -> tuple[float, float]:
-        """Where a track that has come to rest stands: a per-frame detector's over the seconds it held it."""
-        if not self._holds_place(p.track):
-            return p.road
-        _, x, y = (np.asarray(c) for c in zip(*self._held[p.track], strict=True))
+    def _held_median(self, track: int) -> tuple[float, float]:
+        """Where a track that holds its place stands: the median of its places over the seconds it held it."""
+        _, x, y = (np.asarray(c) for c in zip(*self._held[track], strict=True))
         return float(np.median(x)), float(np.median(y))
 
     def _vacated(self, st: _Standing) -> None:
