@@ -192,6 +192,9 @@ def test_a_kill_in_a_burst_sends_no_terminal_an_alert_twice(tmp_path: Path) -> N
         first.send_signal(signal.SIGKILL)  # mid-burst: some alerts received, some sent, some only decided
         first.wait(timeout=10)
         killed_with = [len(t.arrivals) for t in terminals]
+        # Without a fault nothing goes out twice: a row the dispatcher read as pending while a lane marked it sent
+        # once went out again (up to 9 repeats in a burst, before any kill).
+        assert len(keys) == len(set(keys)), ("repeated before the kill", len(keys) - len(set(keys)))
         assert all(n < 400 for n in killed_with), killed_with
         second = subprocess.Popen([*command, "1", "0", "0"], cwd=cwd)  # the same service, restarted
         try:
@@ -227,8 +230,9 @@ def test_a_kill_in_a_burst_sends_no_terminal_an_alert_twice(tmp_path: Path) -> N
         path = ARTIFACTS / "faults.json"
         kept = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         path.write_text(json.dumps({**kept, "kill -9": record}, indent=1, ensure_ascii=False), encoding="utf-8")
-        # At most what was in flight at the kill: requests out (the lane's 4) and answers not yet marked sent.
-        assert len(keys) - len(set(keys)) <= 8, len(keys) - len(set(keys))
+        # At most what was in flight at the kill: each of the webhook lane's 4 workers holds one row from its
+        # request until its "sent" is committed.
+        assert len(keys) - len(set(keys)) <= 4, len(keys) - len(set(keys))
     finally:
         for terminal in terminals:
             terminal.stop()

@@ -382,7 +382,7 @@ class ChannelLane:
 
     async def _probe(self) -> None:
         d = self.dispatcher
-        row = await d.side(d.repo.oldest, self.name, d.in_flight)
+        row = await d.side(d.repo.oldest, self.name, set(d.in_flight))  # a copy: see Dispatcher.step
         if row is None:  # nothing waits: try again when something does
             self._probe_at = time.monotonic() + self._probe_delay
             return
@@ -481,7 +481,10 @@ class Dispatcher:
         now = utcnow()
         down = {name for name, lane in self.lanes.items() if lane.down}
         began = time.perf_counter()
-        rows = await self.db(self.repo.claim, now, self.in_flight, down)
+        # A copy of the rows in flight, taken before the query: a lane drops a row from the live set only after
+        # its "sent" is committed, so a row missing from the copy reads as sent. Checked against the live set
+        # instead, a row the query read as pending could leave it meanwhile and go out a second time.
+        rows = await self.db(self.repo.claim, now, set(self.in_flight), down)
         self._sending = bool(rows)
         alerts = [r for r in rows if r.channel == "websocket" and r.kind == "alert"]
         if alerts:
