@@ -359,6 +359,9 @@ def main() -> None:
     if args.bitrate:
         bitrate(3)  # a tuning seed
         return
+    missing = [c for c in yaml.safe_load(REAL_FRAMES.read_text(encoding="utf-8")) if not (VIDEOS / c).is_file()]
+    if missing:  # before the long part: the real side is scored last
+        parser.error(f"the real clips {', '.join(missing)} are not in {VIDEOS} (the shared data beside the checkout)")
     args.out.mkdir(parents=True, exist_ok=True)
     jobs = [(f, s, args.seconds, str(args.out)) for f in args.families for s in _seeds(args.seeds)]
     sim: dict[str, Tally] = defaultdict(Tally)
