@@ -41,7 +41,6 @@ TRUCK_COLOURS = ((160, 90, 30), (40, 40, 160), (200, 200, 200), (30, 140, 200))
 GLASS = (62.0, 52.0, 46.0)
 DARK = (28.0, 28.0, 30.0)
 INTERIOR = (26.0, 26.0, 28.0)  # what is seen through glass
-CABIN = (58.0, 63.0, 72.0)  # seats and people seen through glass, lit by the windows
 # Fixed colours of the materials that are not paint (BGR), and how glossy each is (specular weight).
 MATERIAL_COLOUR: dict[Material, tuple[float, float, float]] = {
     Material.TYRE: (24.0, 24.0, 26.0),
@@ -51,17 +50,10 @@ MATERIAL_COLOUR: dict[Material, tuple[float, float, float]] = {
     Material.GRILLE: (30.0, 30.0, 32.0),
     Material.HUB: (165.0, 165.0, 170.0),
     Material.SIGN_TEXT: (40.0, 170.0, 255.0),
-    Material.REFLECTOR: (40.0, 40.0, 185.0),
 }
 GLOSS: dict[Material, float] = {Material.PAINT: 0.45, Material.GLASS: 0.9, Material.HEADLAMP: 0.6, Material.HUB: 0.3}
 BLUE_PLATE = ((150.0, 70.0, 15.0), (235.0, 235.0, 235.0))  # cars: white on blue
 YELLOW_PLATE = ((30.0, 185.0, 235.0), (20.0, 20.0, 20.0))  # buses and lorries: black on yellow
-
-
-def glass_reflectance(cos_view: np.ndarray) -> np.ndarray:
-    """How much of the sky a pane of glass (n = 1.5) reflects, by the cosine between its normal and the line of
-    sight (Schlick): 4 % head on, most of it only at grazing angles; the rest is the cabin seen through it."""
-    return np.asarray(0.04 + 0.96 * (1.0 - np.abs(cos_view)) ** 5)
 
 
 @dataclass(frozen=True)
@@ -400,16 +392,11 @@ class CameraRenderer:
             lam = 0.5 + 0.5 * np.maximum(0.0, normals @ self.sun)
             half = self.sun + view
             half /= np.linalg.norm(half, axis=1, keepdims=True)
-            aligned = np.maximum(0.0, np.einsum("fk,fk->f", half, normals))
-            spec = aligned**24 * 255.0
-            # A flat pane is a mirror: it shows the sun only where it is nearly exactly reflected, not as paint's
-            # broad sheen (with paint's lobe every windscreen facing the camera turned white together).
-            spec = np.where(data.material == Material.GLASS, aligned**400 * 255.0, spec)
+            spec = np.maximum(0.0, np.einsum("fk,fk->f", half, normals)) ** 24 * 255.0
         else:
             lam = 0.72 + 0.28 * normals[:, 2]
             spec = np.zeros(len(normals))
-        fresnel = 0.1 + 0.75 * (1.0 - np.abs(cos_view)) ** 2  # paint's clear coat, broadly
-        reflect = glass_reflectance(cos_view)
+        fresnel = 0.1 + 0.75 * (1.0 - np.abs(cos_view)) ** 2
         light = np.asarray(look.light)
         sky = np.asarray(look.sky_horizon) * (0.55 + 0.45 * np.clip(normals[:, 2:3], 0.0, 1.0))
         info = self.traj.vehicles[body.index]
@@ -424,12 +411,10 @@ class CameraRenderer:
         col[paint] += 0.12 * fresnel[paint, None] * sky[paint]
         glass = mat == Material.GLASS
         col[glass] = (
-            np.asarray(INTERIOR) * light * (1 - reflect[glass, None])
-            + reflect[glass, None] * sky[glass]
+            np.asarray(INTERIOR) * light * (1 - fresnel[glass, None])
+            + fresnel[glass, None] * sky[glass]
             + (data.gloss[glass] * spec[glass])[:, None] * light
         )
-        cabin = mat == Material.CABIN
-        col[cabin] = np.asarray(CABIN) * light * (1 - reflect[cabin, None]) + reflect[cabin, None] * sky[cabin]
         braking = bool(signals & 8)
         if look.lights_on:
             col[mat == Material.HEADLAMP] = (245.0, 250.0, 255.0)

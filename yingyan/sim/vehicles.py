@@ -31,8 +31,6 @@ class Material(IntEnum):
     HUB = 8
     PLATE_TEXT = 9
     SIGN_TEXT = 10  # a bus's destination display
-    REFLECTOR = 12  # a lorry's red retro-reflective marking (the white segments are HUB)
-    CABIN = 11  # what is seen through glass: seats, headrests, people (shaded as glass over a lighter interior)
 
 
 @dataclass(frozen=True)
@@ -223,28 +221,6 @@ class _Builder:
         self.quad(right[::-1], material_sides, np.array([0.0, -1.0, 0.0]))
 
 
-def _on_face(
-    b: _Builder,
-    base: tuple[float, float],
-    top: tuple[float, float],
-    halves: tuple[float, float],
-    u: tuple[float, float],
-    t: tuple[float, float],
-    material: Material,
-    out: float,
-) -> None:
-    """A quad on a glasshouse face across the body (windscreen, rear window): ``u`` along the face from its
-    base (s, z) to its top, ``t`` across as fractions of the half width there; ``out`` = +1 front, -1 rear."""
-    ds, dz = top[0] - base[0], top[1] - base[1]
-    n = np.array([dz, 0.0, -ds]) * (1.0 if dz * out >= 0 else -1.0)
-    n /= max(float(np.linalg.norm(n)), 1e-9)
-    pts = []
-    for uu, tt in ((u[0], t[0]), (u[0], t[1]), (u[1], t[1]), (u[1], t[0])):
-        hw = halves[0] + uu * (halves[1] - halves[0])
-        pts.append((base[0] + uu * ds + 0.01 * n[0], tt * hw, base[1] + uu * dz + 0.01 * n[2]))
-    b.quad(pts, material, n)
-
-
 def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
     """The mesh of a body ``shape`` (sedan, suv, van, bus, truck) of the given size in metres."""
     p = _profile(shape, height)
@@ -309,27 +285,6 @@ def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
                 (-0.012, t + w, height - 0.06),
             ]
             b.quad(bar_v, Material.GRILLE if t == 0.0 else Material.TRIM, np.array([-1.0, 0.0, 0.0]))
-        cab_edge = (glass[1], glass[2])
-        for side in (1.0, -1.0):  # through the cab's windscreen: the driver (left) and a passenger
-            _on_face(b, *cab_edge, (g_half, top_half), (0.08, 0.45), (side * 0.18, side * 0.75), Material.CABIN, 1.0)
-            _on_face(b, *cab_edge, (g_half, top_half), (0.45, 0.68), (side * 0.36, side * 0.58), Material.CABIN, 1.0)
-        # The markings a lorry's rear must carry (GB 7258): red and white retro-reflective segments along the
-        # bottom and up both edges, and the enlarged number painted on the box.
-        back = np.array([-1.0, 0.0, 0.0])
-        edge = [(t, 1.12, 1.24) for t in np.linspace(-half + 0.05, half - 0.05, 9)[:-1]]
-        for k, (t, z0, z1) in enumerate(edge):
-            step = (2 * half - 0.1) / 8
-            seg = [(-0.016, t, z0), (-0.016, t + step, z0), (-0.016, t + step, z1), (-0.016, t, z1)]
-            b.quad(seg, Material.REFLECTOR if k % 2 == 0 else Material.HUB, back)
-        for sign in (1.0, -1.0):
-            t0, t1 = sign * (half - 0.04), sign * (half - 0.14)
-            for k, z in enumerate(np.arange(1.3, height - 0.2, 0.4)):
-                seg = [(-0.016, t0, z), (-0.016, t1, z), (-0.016, t1, z + 0.36), (-0.016, t0, z + 0.36)]
-                b.quad(seg, Material.HUB if k % 2 == 0 else Material.REFLECTOR, back)
-        for t in np.linspace(-0.55 * half, 0.55 * half, 5):
-            w = 0.09 * half
-            char = [(-0.016, t - w, 1.55), (-0.016, t + w, 1.55), (-0.016, t + w, 2.05), (-0.016, t - w, 2.05)]
-            b.quad(char, Material.GRILLE, back)
     # Pillars on the side windows, roof rails above them.
     lean = (g_half - top_half) / max(height - glass[0][1], 0.1)
     for pf in p.pillars:
@@ -339,29 +294,8 @@ def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
             pts = [(s - 0.06, sign * (g_half + 0.005 - lean * (z - zs[0])), z) for z in zs]
             pts += [(s + 0.06, sign * (g_half + 0.005 - lean * (z - zs[0])), z) for z in zs[::-1]]
             b.quad(pts if sign > 0 else pts[::-1], Material.PAINT, np.array([0.0, sign, lean]))
-    if shape in ("sedan", "suv", "van"):
-        # Through the windscreen and the rear window: the seats' backs and the heads of the people in them.
-        front_edge = (glass[1], glass[2])
-        rear_edge = (glass[0], glass[3])
-        halves = (g_half, top_half)
-        for side in (1.0, -1.0):  # through the windscreen: a person in each front seat, shoulders and head
-            _on_face(b, *front_edge, halves, (0.1, 0.42), (side * 0.16, side * 0.76), Material.CABIN, 1.0)
-            _on_face(b, *front_edge, halves, (0.42, 0.66), (side * 0.34, side * 0.58), Material.CABIN, 1.0)
-            _on_face(b, *rear_edge, halves, (0.2, 0.45), (side * 0.3, side * 0.62), Material.CABIN, -1.0)  # headrests
-        # Door mirrors at the windscreen's base, standing out from the sides.
-        ms = glass[1][0] - 0.12
-        mz = glass[1][1] + 0.05
-        for sign in (1.0, -1.0):
-            t_in, t_out = sign * (half - 0.02), sign * (half + 0.2)
-            mirror = [(ms, t_in, mz), (ms, t_out, mz), (ms, t_out, mz + 0.17), (ms, t_in, mz + 0.17)]
-            b.quad(mirror, Material.TRIM, np.array([-1.0, 0.0, 0.0]))
-            b.quad([(ms + 0.08, p[1], p[2]) for p in mirror[::-1]], Material.PAINT, np.array([1.0, 0.0, 0.0]))
-            top_m = [(ms, t_in, mz + 0.17), (ms, t_out, mz + 0.17)]
-            top_m += [(ms + 0.08, t_out, mz + 0.17), (ms + 0.08, t_in, mz + 0.17)]
-            b.quad(top_m, Material.PAINT, np.array([0.0, 0.0, 1.0]))
     if shape == "bus":  # a deep windscreen, the destination sign above it, and the doors on the kerb side
         r_s = -0.012
-        belt_z = glass[0][1]
         window = [
             (r_s, half - 0.3, height - 1.25),
             (r_s, half - 0.3, height - 0.55),
@@ -397,33 +331,6 @@ def build_mesh(shape: str, length: float, width: float, height: float) -> Mesh:
                 (s0, -half - 0.012, height - 0.4),
             ]
             b.quad(door, Material.GLASS, np.array([0.0, -1.0, 0.0]))
-        # Through the glass: the driver (on the left) and the passengers, the ceiling lit by the windows.
-        screen_edge = ((length, glass[1][1]), (length, glass[2][1]))
-        halves = (g_half, top_half)
-        _on_face(b, *screen_edge, halves, (0.78, 0.98), (0.92, -0.92), Material.CABIN, 1.0)
-        _on_face(b, *screen_edge, halves, (0.06, 0.36), (0.3, 0.8), Material.CABIN, 1.0)
-        _on_face(b, *screen_edge, halves, (0.36, 0.56), (0.46, 0.66), Material.CABIN, 1.0)
-        _on_face(b, *screen_edge, halves, (0.06, 0.32), (0.1, -0.85), Material.CABIN, 1.0)
-        for t in (0.25 * half, 0.65 * half, -0.25 * half, -0.65 * half):  # heads over the rear seats
-            head = [(r_s - 0.003, t + 0.17, height - 1.2), (r_s - 0.003, t - 0.17, height - 1.2)]
-            head += [(r_s - 0.003, t - 0.17, height - 0.95), (r_s - 0.003, t + 0.17, height - 0.95)]
-            b.quad(head, Material.CABIN, np.array([-1.0, 0.0, 0.0]))
-        doors = ((0.86 * length, 0.86 * length + 1.1), (0.45 * length, 0.45 * length + 1.1))
-        for s_head in np.arange(0.12 * length, 0.8 * length, 1.4):
-            for sign in (1.0, -1.0):
-                if sign < 0 and any(d0 - 0.3 < s_head < d1 + 0.3 for d0, d1 in doors):
-                    continue
-                t_side = sign * (half + 0.006)
-                head = [(s_head - 0.22, t_side, belt_z + 0.25), (s_head + 0.22, t_side, belt_z + 0.25)]
-                head += [(s_head + 0.22, t_side, belt_z + 0.65), (s_head - 0.22, t_side, belt_z + 0.65)]
-                b.quad(head if sign > 0 else head[::-1], Material.CABIN, np.array([0.0, sign, 0.0]))
-        for sign in (1.0, -1.0):  # mirrors on arms ahead of the front corners
-            t0, t1 = sign * (half + 0.02), sign * (half + 0.3)
-            z0, z1 = height - 1.15, height - 0.6
-            ahead = length + 0.35
-            mirror = [(ahead, t0, z0), (ahead, t1, z0), (ahead, t1, z1), (ahead, t0, z1)]
-            b.quad(mirror, Material.TRIM, np.array([1.0, 0.0, 0.0]))
-            b.quad(mirror[::-1], Material.TRIM, np.array([-1.0, 0.0, 0.0]))
     # A dark sill along each side, then the wheels: a wheel arch, a dark tyre and a lighter hub.
     z_sill = lower[-1][1]
     for sign in (1.0, -1.0):
